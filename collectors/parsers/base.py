@@ -1,0 +1,46 @@
+"""What every parser receives and returns: the parsing context, the result and the error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """Facts about the message that do not come from its text."""
+
+    source_id: str
+    received_at: datetime  # timezone-aware, UTC
+    timezone: ZoneInfo  # the device's zone, for timestamps that carry none (RFC 3164)
+    tenant: str = ""
+    peer: str = ""
+
+
+@dataclass(slots=True)
+class Parsed:
+    """An ECS document (nested dicts) and whether its @timestamp came from the device."""
+
+    doc: Doc
+    device_timestamped: bool
+    tags: list[str] = field(default_factory=list)
+
+
+class ParseError(Exception):
+    """The text cannot be read as this format. `reason` is a short stable code for metrics."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# A format parser: the decoded line and its context -> an ECS document.
+Parser = Callable[[str, ParseContext], Parsed]
+# A program parser: enriches, in place, a document whose syslog app name it registered for.
+ProgramParser = Callable[[str, Doc], None]

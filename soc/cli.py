@@ -1,0 +1,150 @@
+"""The `soc` command: stack, worker, collectors, setup and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from soc.config import ConfigError, Settings, settings
+
+app = typer.Typer(help="安全运营子平台 — security-operations sub-platform", no_args_is_help=True)
+stack_app = typer.Typer(help="The local Kafka and Elasticsearch: up, down, status, export, import.")
+collect_app = typer.Typer(help="Run a collector that sends what it receives to Kafka (soc.raw).")
+app.add_typer(stack_app, name="stack")
+app.add_typer(collect_app, name="collect")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return settings()
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/bold red] {exc}")
+    raise typer.Exit(1)
+
+
+@stack_app.command("up")
+def stack_up_cmd() -> None:
+    """Download (once), start and wait for the local Kafka and Elasticsearch."""
+    from soc.stack import StackError, stack_up
+    from soc.store.setup import setup_all
+
+    s = _settings()
+    try:
+        for line in stack_up(s):
+            console.print(f"[green]✓[/green] {line}")
+        for line in asyncio.run(setup_all(s)):
+            console.print(f"[green]✓[/green] {line}")
+    except StackError as exc:
+        _fail(exc)
+
+
+@stack_app.command("down")
+def stack_down_cmd() -> None:
+    """Stop the local Kafka and Elasticsearch cleanly."""
+    from soc.stack import stack_down
+
+    for line in stack_down(_settings()):
+        console.print(line)
+
+
+@stack_app.command("status")
+def stack_status_cmd() -> None:
+    """Show whether each engine runs and answers."""
+    from soc.stack import stack_status
+
+    status = stack_status(_settings())
+    for name, state in status.items():
+        console.print(f"{name:14} {state}")
+    if any(not v.startswith(("running", "external")) or "not answering" in v for v in status.values()):
+        raise typer.Exit(1)
+
+
+@stack_app.command("export")
+def stack_export_cmd(folder: Path) -> None:
+    """Copy the downloaded Kafka and Elasticsearch, with a manifest, for an offline machine."""
+    from soc.stack import StackError
+    from soc.stack.artifacts import export_dist
+
+    try:
+        console.print(f"exported to {export_dist(_settings().stack, folder)}")
+    except StackError as exc:
+        _fail(exc)
+
+
+@stack_app.command("import")
+def stack_import_cmd(folder: Path) -> None:
+    """Install Kafka and Elasticsearch from a folder made by `soc stack export`."""
+    from soc.stack import StackError
+    from soc.stack.artifacts import import_dist
+
+    try:
+        import_dist(_settings().stack, folder)
+        console.print(f"installed from {folder}; `soc stack up` will not download")
+    except StackError as exc:
+        _fail(exc)
+
+
+@app.command("setup")
+def setup_cmd() -> None:
+    """Create the Kafka topics and the Elasticsearch index templates (idempotent)."""
+    from soc.store.setup import setup_all
+
+    for line in asyncio.run(setup_all(_settings())):
+        console.print(f"[green]✓[/green] {line}")
+
+
+@app.command("worker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker_cmd(ctx: typer.Context) -> None:
+    """Run a stream worker (normalize, detect, respond, index). Extra args go to Faust."""
+    from soc.stream.app import run_worker
+
+    run_worker(list(ctx.args))
+
+
+@collect_app.command("syslog")
+def collect_syslog_cmd(
+    host: str = typer.Option(None, help="address to listen on (default: syslog.host)"),
+    udp_port: int = typer.Option(None, help="UDP port (0 disables; default: syslog.udp_port)"),
+    tcp_port: int = typer.Option(None, help="TCP port (0 disables; default: syslog.tcp_port)"),
+) -> None:
+    """Receive syslog over UDP and TCP and produce RawRecords to soc.raw."""
+    from collectors.syslog import run_syslog
+
+    s = _settings()
+    cfg = s.syslog.model_copy(
+        update={
+            k: (v or None) if k != "host" else v
+            for k, v in {"host": host, "udp_port": udp_port, "tcp_port": tcp_port}.items()
+            if v is not None
+        }
+    )
+    asyncio.run(run_syslog(s, cfg))
+
+
+@app.command("demo")
+def demo_cmd(
+    keep_running: bool = typer.Option(False, help="leave the worker and collector running at the end"),
+) -> None:
+    """The main job: stack, worker, collector, a replayed attack story, and what was found."""
+    from soc.demo import run_demo
+
+    sys.exit(run_demo(_settings(), keep_running=keep_running))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""One settings object: soc.yaml (or $SOC_CONFIG) plus SOC_* environment variables.
+
+Environment variables win over the file. Nested keys use a double underscore:
+SOC_STACK__ES_HEAP=1g sets stack.es_heap. A bad value stops with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message names the key and the source."""
+
+
+class StackSettings(BaseModel):
+    """The local single-node Kafka and Elasticsearch that `soc stack` provisions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    home: Path | None = None  # default: /var/lib/soc-stack as root, else ~/.cache/soc-stack
+    kafka_version: str = "4.1.1"
+    log4j_version: str = "2.25.3"
+    es_version: str = "8.19.21"
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    es_port: int = Field(9200, ge=1, le=65535)
+    es_transport_port: int = Field(9300, ge=1, le=65535)
+    kafka_heap: str = "512m"
+    es_heap: str = "768m"
+    java_home: Path | None = None  # default: the JDK behind `java` on PATH
+    es_user: str = "socstack"  # the unprivileged user Elasticsearch runs as when we are root
+    start_timeout_s: float = Field(180.0, gt=0)
+
+    @field_validator("kafka_heap", "es_heap")
+    @classmethod
+    def _heap(cls, v: str) -> str:
+        if not v[:-1].isdigit() or v[-1].lower() not in "mg":
+            raise ValueError("a heap size like 512m or 1g")
+        return v
+
+    def resolved_home(self) -> Path:
+        if self.home is not None:
+            return self.home
+        if os.geteuid() == 0:
+            return Path("/var/lib/soc-stack")
+        return Path.home() / ".cache" / "soc-stack"
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap: str | None = None  # None: the local stack's broker
+    partitions: int = Field(4, ge=1)
+    replication: int = Field(1, ge=1)
+
+
+class ElasticSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None  # None: the local stack's node
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: Path | None = None
+    index_prefix: str = "soc"
+    shards: int = Field(1, ge=1)
+    replicas: int = Field(0, ge=0)
+    request_timeout_s: float = Field(30.0, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = "soc-worker"
+    web_port: int = Field(6066, ge=1, le=65535)
+    data_dir: Path | None = None
+    batch_size: int = Field(2000, ge=1)
+    batch_within_s: float = Field(0.2, gt=0)
+    bulk_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    retry_max_backoff_s: float = Field(30.0, gt=0)
+    rules_dirs: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "rules"])
+    correlation_lateness_s: float = Field(60.0, ge=0)
+
+
+class SyslogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    udp_port: int | None = Field(5514, ge=1, le=65535)
+    tcp_port: int | None = Field(5514, ge=1, le=65535)
+    metrics_port: int | None = Field(9514, ge=1, le=65535)
+    max_line_bytes: int = Field(1024 * 1024 + 1024, ge=1024)
+    charset: str = "utf-8"
+    timezone: str = "Asia/Shanghai"
+    tenant: str = ""
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one place."""
+
+    model_config = SettingsConfigDict(env_prefix="SOC_", env_nested_delimiter="__", extra="forbid")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    elastic: ElasticSettings = Field(default_factory=ElasticSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    syslog: SyslogSettings = Field(default_factory=SyslogSettings)
+    topic_prefix: str = "soc"
+
+    # Shortcuts named in the README: SOC_KAFKA_BOOTSTRAP and SOC_ES_URL.
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return self.kafka.bootstrap is None
+
+    @property
+    def uses_local_elastic(self) -> bool:
+        return self.elastic.url is None
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap or f"127.0.0.1:{self.stack.kafka_port}"
+
+    @property
+    def es_url(self) -> str:
+        return self.elastic.url or f"http://127.0.0.1:{self.stack.es_port}"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """soc.yaml from $SOC_CONFIG or the current directory, plus the two shortcut variables."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        path = Path(os.environ.get("SOC_CONFIG", "soc.yaml"))
+        if path.exists():
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: the top level must be a mapping of settings")
+            data.update(loaded)
+        if os.environ.get("SOC_KAFKA_BOOTSTRAP"):
+            data.setdefault("kafka", {})["bootstrap"] = os.environ["SOC_KAFKA_BOOTSTRAP"]
+        if os.environ.get("SOC_ES_URL"):
+            data.setdefault("elastic", {})["url"] = os.environ["SOC_ES_URL"]
+        return data
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        env = "SOC_" + "__".join(str(p).upper() for p in err["loc"])
+        value = err.get("input")
+        lines.append(f"setting '{key}' (soc.yaml key {key} or ${env}) = {value!r}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raise ConfigError naming each bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

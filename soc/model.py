@@ -1,0 +1,318 @@
+"""The contracts between stages: RawRecord, the ECS event helpers, Alert and Action.
+
+Every stage reads and writes one of these and nothing else (docs/architecture.md).
+Events, alerts and actions travel as ECS documents (plain dicts, serialized with orjson);
+RawRecord travels as a small JSON header plus the message bytes exactly as received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+ECS_VERSION = "8.17.0"
+
+Doc = dict[str, Any]
+
+
+class ContractError(ValueError):
+    """A message on a topic does not follow its contract."""
+
+
+# --------------------------------------------------------------------------- RawRecord
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One log message as a collector received it (topic soc.raw, keyed by source_id)."""
+
+    message: bytes
+    received_at_ns: int
+    collector: str
+    peer: str
+    source_id: str
+    format_hint: str = ""
+    charset: str = "utf-8"
+    timezone: str = "Asia/Shanghai"
+    tenant: str = ""
+
+    def encode(self) -> bytes:
+        """Header as one JSON line, then the untouched message bytes."""
+        head = {
+            "received_at_ns": self.received_at_ns,
+            "collector": self.collector,
+            "peer": self.peer,
+            "source_id": self.source_id,
+            "format_hint": self.format_hint,
+            "charset": self.charset,
+            "timezone": self.timezone,
+            "tenant": self.tenant,
+        }
+        return orjson.dumps(head) + b"\n" + self.message
+
+    @classmethod
+    def decode(cls, data: bytes) -> RawRecord:
+        """Inverse of encode; raises ContractError on anything else."""
+        head, sep, message = data.partition(b"\n")
+        if not sep:
+            raise ContractError("raw record has no header line")
+        try:
+            meta = orjson.loads(head)
+            return cls(
+                message=message,
+                received_at_ns=int(meta["received_at_ns"]),
+                collector=str(meta["collector"]),
+                peer=str(meta["peer"]),
+                source_id=str(meta["source_id"]),
+                format_hint=str(meta.get("format_hint", "")),
+                charset=str(meta.get("charset", "utf-8")),
+                timezone=str(meta.get("timezone", "Asia/Shanghai")),
+                tenant=str(meta.get("tenant", "")),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ContractError(f"raw record header is invalid: {exc}") from exc
+
+    @property
+    def received_at(self) -> datetime:
+        return datetime.fromtimestamp(self.received_at_ns / 1e9, UTC)
+
+
+# --------------------------------------------------------------------------- ECS helpers
+
+
+def stable_id(*parts: str | bytes) -> str:
+    """A deterministic 32-hex-digit id of the given parts (BLAKE2b-128)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def event_id(record: RawRecord, device_timestamped: bool) -> str:
+    """Deterministic event.id: the same bytes from the same source are the same event.
+
+    When the message carries its own timestamp, a re-send of the same line (a forwarder's
+    retry, a replay) is the same event. When it carries none, the receive time is part of the
+    identity, so two identical untimed lines stay two events while a Kafka re-delivery of one
+    record still collapses.
+    """
+    if device_timestamped:
+        return stable_id(record.source_id, record.message)
+    return stable_id(record.source_id, record.message, str(record.received_at_ns))
+
+
+def iso(ts: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and a Z, as Elasticsearch's date type expects."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def get_path(doc: Doc, dotted: str, default: Any = None) -> Any:
+    """Read a dotted ECS field from a nested document (also accepts flat dotted keys)."""
+    if dotted in doc:
+        return doc[dotted]
+    cur: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+def set_path(doc: Doc, dotted: str, value: Any) -> None:
+    """Write a dotted ECS field into a nested document, creating objects on the way."""
+    parts = dotted.split(".")
+    cur = doc
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[part] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def dumps(doc: Doc) -> bytes:
+    return orjson.dumps(doc)
+
+
+def loads(data: bytes) -> Doc:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"not a JSON document: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ContractError("not a JSON object")
+    return value
+
+
+# --------------------------------------------------------------------------- Alert
+
+
+class AlertStatus(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+
+
+@dataclass(slots=True)
+class Alert:
+    """A detection: one Sigma rule matched one event, or a correlation crossed its threshold."""
+
+    rule_id: str
+    rule_name: str
+    level: str
+    group_key: str
+    first_seen: datetime
+    last_seen: datetime
+    event_ids: list[str]
+    count: int
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    correlation_type: str = ""
+    # ECS fields copied from the (last) event behind the alert: source, destination, host...
+    context: Doc = field(default_factory=dict)
+    window_start_id: str = ""
+
+    @property
+    def alert_id(self) -> str:
+        """Stable across updates of the same window, so the index keeps one document."""
+        return stable_id("alert", self.rule_id, self.group_key, self.window_start_id or self.event_ids[0])
+
+    def to_doc(self) -> Doc:
+        severity = LEVEL_SEVERITY.get(self.level, 21)
+        doc: Doc = {k: v for k, v in self.context.items()}
+        doc.update(
+            {
+                "@timestamp": iso(self.last_seen),
+                "ecs": {"version": ECS_VERSION},
+                "event": {
+                    "kind": "alert",
+                    "id": self.alert_id,
+                    "created": now_iso(),
+                    "severity": severity,
+                    "risk_score": float(severity),
+                    "dataset": "soc.alerts",
+                    "module": "soc",
+                },
+                "rule": {
+                    "id": self.rule_id,
+                    "name": self.rule_name,
+                    "description": self.description,
+                    "ruleset": "sigma",
+                    "category": self.correlation_type or "single",
+                },
+                "tags": list(self.tags),
+                "threat": attack_from_tags(self.tags),
+                "soc": {
+                    "alert": {
+                        "id": self.alert_id,
+                        "status": AlertStatus.NEW.value,
+                        "severity": self.level,
+                        "assignee": None,
+                        "group_key": self.group_key,
+                        "count": self.count,
+                        "first_seen": iso(self.first_seen),
+                        "last_seen": iso(self.last_seen),
+                        "event_ids": self.event_ids[-MAX_ALERT_EVENT_IDS:],
+                    }
+                },
+            }
+        )
+        return doc
+
+
+MAX_ALERT_EVENT_IDS = 100
+
+# Sigma levels to ECS event.severity / risk score (0-100).
+LEVEL_SEVERITY = {"informational": 21, "low": 21, "medium": 47, "high": 73, "critical": 99}
+
+
+def attack_from_tags(tags: list[str]) -> Doc:
+    """ECS threat.* from Sigma's attack.* tags (tactic names and technique ids)."""
+    techniques = sorted({t.split(".", 1)[1].upper() for t in tags if t.lower().startswith("attack.t")})
+    tactics = sorted(
+        {
+            t.split(".", 1)[1].replace("_", " ").replace("-", " ").title()
+            for t in tags
+            if t.lower().startswith("attack.") and not t.lower().startswith(("attack.t", "attack.g", "attack.s"))
+        }
+    )
+    if not techniques and not tactics:
+        return {}
+    return {
+        "framework": "MITRE ATT&CK",
+        "technique": {"id": techniques},
+        "tactic": {"name": tactics},
+    }
+
+
+# --------------------------------------------------------------------------- Action
+
+
+class ActionKind(StrEnum):
+    RECORD = "record"
+    BLOCK_IP = "block_ip"
+    UNBLOCK = "unblock"
+    NOTIFY = "notify"
+    OPEN_INCIDENT = "open_incident"
+    REPORT = "report"
+
+
+class ActionState(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    APPLIED = "applied"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REVERTED = "reverted"
+
+
+@dataclass(slots=True)
+class Action:
+    """A decision taken about an alert: what, on what, for how long, by whom and why."""
+
+    playbook: str
+    alert_id: str
+    kind: ActionKind
+    target: str
+    state: ActionState
+    decided_by: str
+    reason: str
+    simulated: bool = False
+    ttl_seconds: int | None = None
+    step: int = 0
+    created: str = field(default_factory=now_iso)
+
+    @property
+    def action_id(self) -> str:
+        return stable_id("action", self.playbook, self.alert_id, str(self.step), self.kind.value)
+
+    def to_doc(self) -> Doc:
+        data = asdict(self)
+        return {
+            "@timestamp": self.created,
+            "ecs": {"version": ECS_VERSION},
+            "event": {"kind": "event", "id": self.action_id, "dataset": "soc.actions", "module": "soc"},
+            "soc": {
+                "action": {
+                    "id": self.action_id,
+                    **{k: (v.value if isinstance(v, StrEnum) else v) for k, v in data.items() if k != "created"},
+                }
+            },
+        }

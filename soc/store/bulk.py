@@ -1,0 +1,153 @@
+"""Bulk writes to Elasticsearch: batched, retried with backoff, idempotent by document id.
+
+Transient failures (HTTP 429 and 5xx, timeouts, refused connections), whole-request or
+per-item, are retried with capped exponential backoff for as long as it takes: the caller's
+Kafka offsets are not committed meanwhile, so nothing is lost and the stage back-pressures.
+Permanent per-item failures (a mapping conflict, a malformed value) are returned to the
+caller, which sends them to soc.deadletter with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from elasticsearch import AsyncElasticsearch
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ConnectionTimeout
+from elasticsearch import TransportError, ApiError
+
+from soc.metrics import ERRORS, RETRIES
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(slots=True)
+class BulkItem:
+    """One document to write; `origin` travels back with a failure (e.g. the Kafka value)."""
+
+    index: str
+    doc_id: str
+    doc: dict[str, Any]
+    origin: Any = None
+    body: bytes = b""
+
+
+@dataclass(slots=True)
+class BulkFailure:
+    item: BulkItem
+    status: int
+    reason: str  # the error type, e.g. document_parsing_exception
+    detail: str
+
+
+@dataclass(slots=True)
+class BulkResult:
+    written: int = 0
+    failures: list[BulkFailure] = field(default_factory=list)
+    attempts: int = 0
+
+
+class BulkWriter:
+    """Writes batches of documents; one instance per stage."""
+
+    def __init__(
+        self,
+        es: AsyncElasticsearch,
+        stage: str,
+        max_bytes: int = 8 * 1024 * 1024,
+        max_backoff_s: float = 30.0,
+        refresh: bool = False,
+    ) -> None:
+        self.es = es
+        self.stage = stage
+        self.max_bytes = max_bytes
+        self.max_backoff_s = max_backoff_s
+        self.refresh = refresh
+
+    async def write(self, items: Sequence[BulkItem]) -> BulkResult:
+        """Write all items; returns only when each is written or permanently failed."""
+        result = BulkResult()
+        for item in items:
+            if not item.body:
+                item.body = orjson.dumps(item.doc)
+        for chunk in self._chunks(items):
+            await self._write_chunk(chunk, result)
+        return result
+
+    def _chunks(self, items: Sequence[BulkItem]) -> list[list[BulkItem]]:
+        chunks: list[list[BulkItem]] = []
+        current: list[BulkItem] = []
+        size = 0
+        for item in items:
+            n = len(item.body) + 100
+            if current and size + n > self.max_bytes:
+                chunks.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += n
+        if current:
+            chunks.append(current)
+        return chunks
+
+    async def _write_chunk(self, pending: list[BulkItem], result: BulkResult) -> None:
+        backoff = 0.5
+        while pending:
+            result.attempts += 1
+            body = bytearray()
+            for item in pending:
+                body += orjson.dumps({"index": {"_index": item.index, "_id": item.doc_id}})
+                body += b"\n"
+                body += item.body
+                body += b"\n"
+            try:
+                resp = await self.es.bulk(operations=bytes(body), refresh=self.refresh)
+            except (ESConnectionError, ConnectionTimeout) as exc:
+                await self._backoff(f"connection: {exc}", "connection", backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            except ApiError as exc:
+                if exc.meta.status in TRANSIENT_STATUS:
+                    await self._backoff(f"HTTP {exc.meta.status}", f"http_{exc.meta.status}", backoff)
+                    backoff = min(backoff * 2, self.max_backoff_s)
+                    continue
+                raise
+            except TransportError as exc:
+                await self._backoff(f"transport: {exc}", "transport", backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            retry: list[BulkItem] = []
+            for item, entry in zip(pending, resp["items"], strict=True):
+                outcome = entry.get("index") or next(iter(entry.values()))
+                status = int(outcome.get("status", 500))
+                if status < 300:
+                    result.written += 1
+                elif status in TRANSIENT_STATUS:
+                    retry.append(item)
+                else:
+                    error = outcome.get("error") or {}
+                    reason = str(error.get("type", f"http_{status}"))
+                    detail = str(error.get("reason", ""))
+                    caused = error.get("caused_by") or {}
+                    if caused:
+                        detail += f" (caused by {caused.get('type')}: {caused.get('reason')})"
+                    result.failures.append(BulkFailure(item, status, reason, detail))
+                    ERRORS.labels(self.stage, reason).inc()
+            if retry:
+                await self._backoff(f"{len(retry)} items rejected as transient", "item_transient", backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+            pending = retry
+
+    async def _backoff(self, what: str, reason: str, delay: float) -> None:
+        RETRIES.labels(self.stage, reason).inc()
+        ERRORS.labels(self.stage, reason).inc()
+        jittered = delay * (0.5 + random.random())
+        log.warning("%s: Elasticsearch write failed (%s); retrying in %.1fs", self.stage, what, jittered)
+        await asyncio.sleep(jittered)

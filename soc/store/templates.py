@@ -1,0 +1,226 @@
+"""Index templates with ECS mappings for events, alerts, actions and dead letters.
+
+Only features present on both the local integ-test node and a full cluster are used:
+composable index templates and plain (daily) indices; no ILM, no data streams, no
+match_only_text, no wildcard (docs/elasticsearch-distribution.md).
+
+Field types are chosen deliberately:
+- addresses are `ip`, so CIDR queries work (source.ip: "10.0.0.0/8");
+- timestamps are `date`; counts, ports, bytes and pids are `long`;
+- identifiers, names and enumerations are `keyword` (exact match, aggregations);
+- free text that analysts search by words is `text`: message, error.message, rule.description;
+  names that need both get a `.text` sub-field (user_agent.original, url.original);
+- event.original is kept in _source only (not indexed, as ECS recommends), so a 1 MB line costs
+  no index space and never hits the 32 KB term limit;
+- unknown string fields become `keyword` with ignore_above 1024, so vendor extras are searchable
+  but cannot break indexing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEYWORD = {"type": "keyword", "ignore_above": 1024}
+TEXT = {"type": "text"}
+IP = {"type": "ip"}
+DATE = {"type": "date"}
+LONG = {"type": "long"}
+FLOAT = {"type": "float"}
+BOOL = {"type": "boolean"}
+STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
+KEYWORD_WITH_TEXT = {"type": "keyword", "ignore_above": 8192, "fields": {"text": {"type": "text"}}}
+
+COMMON_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "message": TEXT,
+    "tags": KEYWORD,
+    "ecs.version": KEYWORD,
+    "event.id": KEYWORD,
+    "event.kind": KEYWORD,
+    "event.category": KEYWORD,
+    "event.type": KEYWORD,
+    "event.action": KEYWORD,
+    "event.outcome": KEYWORD,
+    "event.dataset": KEYWORD,
+    "event.module": KEYWORD,
+    "event.provider": KEYWORD,
+    "event.code": KEYWORD,
+    "event.severity": LONG,
+    "event.risk_score": FLOAT,
+    "event.original": STORED_ONLY,
+    "event.created": DATE,
+    "event.ingested": DATE,
+    "event.start": DATE,
+    "event.end": DATE,
+    "event.duration": LONG,
+    "event.timezone": KEYWORD,
+    "observer.name": KEYWORD,
+    "observer.hostname": KEYWORD,
+    "observer.ip": IP,
+    "observer.vendor": KEYWORD,
+    "observer.product": KEYWORD,
+    "observer.type": KEYWORD,
+    "source.ip": IP,
+    "source.port": LONG,
+    "source.address": KEYWORD,
+    "source.domain": KEYWORD,
+    "source.bytes": LONG,
+    "source.packets": LONG,
+    "source.nat.ip": IP,
+    "source.nat.port": LONG,
+    "source.geo.country_iso_code": KEYWORD,
+    "source.geo.region_name": KEYWORD,
+    "source.geo.city_name": KEYWORD,
+    "destination.ip": IP,
+    "destination.port": LONG,
+    "destination.address": KEYWORD,
+    "destination.domain": KEYWORD,
+    "destination.bytes": LONG,
+    "destination.packets": LONG,
+    "destination.nat.ip": IP,
+    "destination.nat.port": LONG,
+    "network.transport": KEYWORD,
+    "network.protocol": KEYWORD,
+    "network.direction": KEYWORD,
+    "network.bytes": LONG,
+    "network.packets": LONG,
+    "network.community_id": KEYWORD,
+    "url.original": KEYWORD_WITH_TEXT,
+    "url.domain": KEYWORD,
+    "url.path": KEYWORD,
+    "url.query": KEYWORD,
+    "http.request.method": KEYWORD,
+    "http.request.body.content": TEXT,
+    "http.response.status_code": LONG,
+    "http.response.body.bytes": LONG,
+    "user_agent.original": KEYWORD_WITH_TEXT,
+    "user.name": KEYWORD,
+    "user.id": KEYWORD,
+    "user.domain": KEYWORD,
+    "host.name": KEYWORD,
+    "host.hostname": KEYWORD,
+    "host.ip": IP,
+    "host.os.type": KEYWORD,
+    "process.name": KEYWORD,
+    "process.pid": LONG,
+    "process.executable": KEYWORD,
+    "process.command_line": KEYWORD_WITH_TEXT,
+    "rule.id": KEYWORD,
+    "rule.name": KEYWORD,
+    "rule.description": TEXT,
+    "rule.category": KEYWORD,
+    "rule.ruleset": KEYWORD,
+    "threat.framework": KEYWORD,
+    "threat.technique.id": KEYWORD,
+    "threat.tactic.name": KEYWORD,
+    "related.ip": IP,
+    "related.user": KEYWORD,
+    "related.hosts": KEYWORD,
+    "error.message": TEXT,
+    "error.type": KEYWORD,
+    "log.level": KEYWORD,
+    "log.syslog.priority": LONG,
+    "log.syslog.facility.code": LONG,
+    "log.syslog.facility.name": KEYWORD,
+    "log.syslog.severity.code": LONG,
+    "log.syslog.severity.name": KEYWORD,
+    "log.syslog.appname": KEYWORD,
+    "log.syslog.msgid": KEYWORD,
+    "log.syslog.version": KEYWORD,
+    "labels.tenant": KEYWORD,
+    "soc.source_id": KEYWORD,
+    "soc.collector": KEYWORD,
+    "soc.received": DATE,
+    "soc.asset.name": KEYWORD,
+    "soc.asset.owner": KEYWORD,
+    "soc.asset.mlps_level": LONG,
+}
+
+ALERT_FIELDS: dict[str, dict[str, Any]] = {
+    "soc.alert.id": KEYWORD,
+    "soc.alert.status": KEYWORD,
+    "soc.alert.severity": KEYWORD,
+    "soc.alert.assignee": KEYWORD,
+    "soc.alert.group_key": KEYWORD,
+    "soc.alert.count": LONG,
+    "soc.alert.revision": LONG,
+    "soc.alert.first_seen": DATE,
+    "soc.alert.last_seen": DATE,
+    "soc.alert.event_ids": KEYWORD,
+}
+
+ACTION_FIELDS: dict[str, dict[str, Any]] = {
+    "soc.action.id": KEYWORD,
+    "soc.action.playbook": KEYWORD,
+    "soc.action.alert_id": KEYWORD,
+    "soc.action.kind": KEYWORD,
+    "soc.action.target": KEYWORD,
+    "soc.action.state": KEYWORD,
+    "soc.action.decided_by": KEYWORD,
+    "soc.action.reason": TEXT,
+    "soc.action.simulated": BOOL,
+    "soc.action.ttl_seconds": LONG,
+    "soc.action.step": LONG,
+}
+
+DEADLETTER_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "soc.deadletter.stage": KEYWORD,
+    "soc.deadletter.reason": KEYWORD,
+    "soc.deadletter.error": TEXT,
+    "soc.deadletter.topic": KEYWORD,
+    "soc.deadletter.source_id": KEYWORD,
+    "soc.deadletter.received": DATE,
+    "soc.deadletter.original_base64": {"type": "binary"},
+    "soc.deadletter.original_text": STORED_ONLY,
+    "soc.deadletter.original_bytes": LONG,
+    "soc.deadletter.record": {"type": "object", "enabled": False},
+}
+
+
+def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Nest dotted field names into an Elasticsearch `properties` tree."""
+    root: dict[str, Any] = {}
+    for dotted, mapping in fields.items():
+        parts = dotted.split(".")
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {"properties": {}})["properties"]
+        node[parts[-1]] = dict(mapping)
+    return root
+
+
+DYNAMIC_STRINGS = [{"strings_as_keyword": {"match_mapping_type": "string", "mapping": KEYWORD}}]
+
+
+def _template(pattern: str, fields: dict[str, dict[str, Any]], shards: int, replicas: int, priority: int) -> dict[str, Any]:
+    return {
+        "index_patterns": [pattern],
+        "priority": priority,
+        "template": {
+            "settings": {
+                "number_of_shards": shards,
+                "number_of_replicas": replicas,
+                "refresh_interval": "1s",
+                "mapping.total_fields.limit": 3000,
+                "mapping.ignore_malformed": False,
+            },
+            "mappings": {
+                "dynamic": True,
+                "date_detection": False,
+                "dynamic_templates": DYNAMIC_STRINGS,
+                "properties": _properties(fields),
+            },
+        },
+        "_meta": {"managed_by": "soc", "description": "ECS mapping of the security-operations platform"},
+    }
+
+
+def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[str, Any]]:
+    """Template name -> body, for every index the platform writes."""
+    return {
+        f"{prefix}-events": _template(f"{prefix}-events-*", COMMON_FIELDS, shards, replicas, 200),
+        f"{prefix}-alerts": _template(f"{prefix}-alerts*", COMMON_FIELDS | ALERT_FIELDS, shards, replicas, 200),
+        f"{prefix}-actions": _template(f"{prefix}-actions*", COMMON_FIELDS | ACTION_FIELDS, shards, replicas, 200),
+        f"{prefix}-deadletter": _template(f"{prefix}-deadletter*", DEADLETTER_FIELDS, shards, replicas, 200),
+    }
