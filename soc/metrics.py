@@ -34,4 +34,4 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4"

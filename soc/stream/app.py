@@ -1,0 +1,247 @@
+"""The Faust app: its configuration, its topics and the agents of every stage.
+
+    soc.raw ─normalize─▶ soc.events ─detect─▶ soc.alerts ─respond─▶ soc.actions
+                    └──▶ soc.deadletter        └─▶ soc.correlate ─correlate─┘
+    soc.events, soc.alerts, soc.actions, soc.deadletter ─index─▶ Elasticsearch
+
+Every message is bytes on the wire (the `raw` codec): RawRecord's own encoding on soc.raw,
+orjson-encoded ECS documents elsewhere. Agents consume in batches (stream.take); Faust acks a
+batch's offsets only after the loop body has handled it, and flushes the producer before it
+commits, so a crash at any point re-delivers rather than loses (at least once; deterministic
+ids make the repeats harmless).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+
+from detectors.rules import load_rules
+from soc.config import settings
+from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, RECEIVED, SENT, render
+from soc.model import ContractError, loads
+from soc.store.bulk import BulkWriter
+from soc.store.client import async_client
+from soc.stream.deadletter import dead_letter
+from soc.stream.detect import correlate, detect
+from soc.stream.index import bulk_items, failure_dead_letter
+from soc.stream.normalize import normalize
+from soc.stream.respond import respond
+
+log = logging.getLogger(__name__)
+
+_cfg = settings()
+
+app = faust.App(
+    _cfg.worker.app_id,
+    broker=f"kafka://{_cfg.kafka_bootstrap}",
+    key_serializer="raw",
+    value_serializer="raw",
+    store="memory://",
+    topic_partitions=_cfg.kafka.partitions,
+    topic_replication_factor=_cfg.kafka.replication,
+    topic_allow_declare=True,
+    topic_disable_leader=True,
+    web_host="127.0.0.1",
+    web_port=_cfg.worker.web_port,
+    web_in_thread=False,
+    datadir=str(_cfg.worker.data_dir or f"/tmp/{_cfg.worker.app_id}-data"),
+    producer_acks=-1,
+    producer_max_request_size=4 * 1024 * 1024,
+    producer_linger_ms=5,
+    consumer_auto_offset_reset="earliest",
+    consumer_max_fetch_size=8 * 1024 * 1024,
+    stream_wait_empty=False,
+    stream_buffer_maxsize=max(8192, 2 * _cfg.worker.batch_size),
+    broker_commit_every=1000,
+    broker_commit_interval=1.0,
+    table_standby_replicas=0,
+    logging_config=None,
+)
+
+
+def _topic(short: str) -> faust.TopicT:
+    return app.topic(
+        _cfg.topic(short),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=_cfg.kafka.partitions,
+    )
+
+
+raw_topic = _topic("raw")
+events_topic = _topic("events")
+correlate_topic = _topic("correlate")
+alerts_topic = _topic("alerts")
+actions_topic = _topic("actions")
+deadletter_topic = _topic("deadletter")
+
+RULES = load_rules(_cfg.worker.rules_dirs)
+log.info("Sigma rules: %s", RULES.summary())
+
+
+@app.page("/metrics")
+class MetricsView(View):
+    """Prometheus text exposition of every stage's counters."""
+
+    async def get(self, request: Request) -> Response:
+        return self.bytes(render(), content_type=CONTENT_TYPE)
+
+
+
+# ---------------------------------------------------------------------------- agents
+
+def _timed(stage: str, n: int) -> float:
+    RECEIVED.labels(stage).inc(n)
+    return time.perf_counter()
+
+
+@app.agent(raw_topic, name="normalize")
+async def normalize_agent(stream: faust.StreamT) -> None:
+    """Parse every raw record into ECS; what cannot be parsed goes to soc.deadletter."""
+    async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
+        started = _timed("normalize", len(batch))
+        sent = 0
+        for data in batch:
+            key, doc = normalize(data)
+            if key is None:
+                await _dead_letter("normalize", doc)
+            else:
+                await events_topic.send(key=key, value=orjson.dumps(doc))
+                sent += 1
+        SENT.labels("normalize").inc(sent)
+        BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - started)
+
+
+@app.agent(events_topic, name="detect")
+async def detect_agent(stream: faust.StreamT) -> None:
+    """Run the Sigma rules on every event; feed correlation windows; raise alerts."""
+    async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
+        started = _timed("detect", len(batch))
+        alerts = 0
+        for data in batch:
+            try:
+                doc = loads(data)
+            except ContractError as exc:
+                await _dead_letter("detect", dead_letter("detect", "contract_invalid", str(exc), data, topic="events"))
+                continue
+            found, matches = detect(RULES, doc)
+            for alert in found:
+                await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
+            for key, match in matches:
+                await correlate_topic.send(key=key, value=orjson.dumps(match))
+            alerts += len(found)
+        SENT.labels("detect").inc(alerts)
+        BATCH_SECONDS.labels("detect").observe(time.perf_counter() - started)
+
+
+# Window state per correlation group, changelogged to Kafka: a restarted worker, or the worker
+# that takes over a partition, rebuilds it before it consumes.
+windows = app.Table(
+    f"{_cfg.worker.app_id}-correlation-windows",
+    default=None,
+    partitions=_cfg.kafka.partitions,
+    key_type=bytes,
+    value_type=bytes,
+)
+
+
+@app.agent(correlate_topic, name="correlate")
+async def correlate_agent(stream: faust.StreamT) -> None:
+    """Sliding event-time windows per (correlation rule, group-by values).
+
+    One event at a time, not take(): a table write goes to the changelog partition of the
+    event being processed, which take() would blur.
+    """
+    specs = {spec.meta.id: spec for spec in RULES.correlations}
+    lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
+    async for key, data in stream.items():
+        RECEIVED.labels("correlate").inc()
+        try:
+            match = loads(data)
+        except ContractError as exc:
+            await _dead_letter("correlate", dead_letter("correlate", "contract_invalid", str(exc), data))
+            continue
+        raw_state = windows.get(key)
+        state = orjson.loads(raw_state) if raw_state else None
+        new_state, alert, late = correlate(specs, state, match, lateness_ms)
+        if late:
+            DROPPED.labels("correlate", "late").inc()
+        if new_state is not None:
+            windows[key] = orjson.dumps(new_state)
+        if alert is not None:
+            await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
+            SENT.labels("correlate").inc()
+
+
+@app.agent(alerts_topic, name="respond")
+async def respond_agent(stream: faust.StreamT) -> None:
+    """Decide what to do about each new alert and record it as an Action."""
+    async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
+        started = _timed("respond", len(batch))
+        for data in batch:
+            try:
+                alert = loads(data)
+            except ContractError as exc:
+                await _dead_letter("respond", dead_letter("respond", "contract_invalid", str(exc), data))
+                continue
+            action = respond(alert)
+            if action is not None:
+                await actions_topic.send(key=action["soc"]["action"]["alert_id"].encode(), value=orjson.dumps(action))
+                SENT.labels("respond").inc()
+        BATCH_SECONDS.labels("respond").observe(time.perf_counter() - started)
+
+
+async def _dead_letter(stage: str, doc: dict) -> None:
+    DEADLETTERED.labels(stage, doc["soc"]["deadletter"]["reason"]).inc()
+    await deadletter_topic.send(key=doc["event"]["id"].encode(), value=orjson.dumps(doc))
+
+
+def _index_agent(kind: str, topic: faust.TopicT) -> None:
+    """One bulk-indexing agent per topic, all of the same shape."""
+    stage = f"index.{kind}"
+
+    async def index_stream(stream: faust.StreamT) -> None:
+        writer = BulkWriter(
+            async_client(_cfg), stage, _cfg.worker.bulk_max_bytes, _cfg.worker.retry_max_backoff_s
+        )
+        async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
+            started = _timed(stage, len(batch))
+            items, dead = bulk_items(kind, _cfg.elastic.index_prefix, batch)
+            result = await writer.write(items)
+            dead.extend(failure_dead_letter(kind, f) for f in result.failures)
+            for doc in dead:
+                await _dead_letter(stage, doc)
+            SENT.labels(stage).inc(result.written)
+            BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
+
+    index_stream.__name__ = index_stream.__qualname__ = f"index_{kind}"
+    app.agent(topic, name=stage)(index_stream)
+
+
+for _kind, _topic_obj in (
+    ("events", events_topic),
+    ("alerts", alerts_topic),
+    ("actions", actions_topic),
+    ("deadletter", deadletter_topic),
+):
+    _index_agent(_kind, _topic_obj)
+
+
+def run_worker(extra_args: list[str]) -> None:
+    """`soc worker`: topics and templates ensured, then a Faust worker with this app's agents."""
+    import asyncio
+
+    from soc.store.setup import setup_all
+
+    for line in asyncio.run(setup_all(_cfg)):
+        log.warning("%s", line)
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", *extra_args]
+    app.main()

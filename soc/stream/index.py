@@ -1,0 +1,77 @@
+"""Stage index: ECS documents from Kafka -> Elasticsearch, idempotent by document id.
+
+Which index and which id, per topic:
+  events      {prefix}-events-YYYY.MM.DD (UTC day of @timestamp)   event.id
+  alerts      {prefix}-alerts                                       soc.alert.id
+  actions     {prefix}-actions                                      soc.action.id
+  deadletter  {prefix}-deadletter                                   event.id
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from soc.model import ContractError, Doc, get_path, loads
+from soc.store.bulk import BulkFailure, BulkItem
+from soc.stream.deadletter import dead_letter, original_bytes
+
+
+def _events_index(prefix: str, doc: Doc) -> str:
+    ts = doc.get("@timestamp")
+    try:
+        day = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        day = datetime.now(UTC)
+    return f"{prefix}-events-{day:%Y.%m.%d}"
+
+
+# kind -> (index for a document, its id field)
+TARGETS: dict[str, tuple[Callable[[str, Doc], str], str]] = {
+    "events": (_events_index, "event.id"),
+    "alerts": (lambda prefix, doc: f"{prefix}-alerts", "soc.alert.id"),
+    "actions": (lambda prefix, doc: f"{prefix}-actions", "soc.action.id"),
+    "deadletter": (lambda prefix, doc: f"{prefix}-deadletter", "event.id"),
+}
+
+
+def bulk_items(kind: str, prefix: str, batch: Sequence[bytes]) -> tuple[list[BulkItem], list[Doc]]:
+    """Documents to write, and dead letters for messages that are not documents."""
+    index_for, id_field = TARGETS[kind]
+    items: list[BulkItem] = []
+    dead: list[Doc] = []
+    for data in batch:
+        try:
+            doc = loads(data)
+            doc_id = get_path(doc, id_field)
+            if not doc_id:
+                raise ContractError(f"document has no {id_field}")
+        except ContractError as exc:
+            dead.append(dead_letter(f"index.{kind}", "contract_invalid", str(exc), data, topic=kind))
+            continue
+        items.append(BulkItem(index=index_for(prefix, doc), doc_id=str(doc_id), doc=doc, origin=data, body=data))
+    # Several revisions of one alert in a batch: only the last one needs writing.
+    latest = {(item.index, item.doc_id): item for item in items}
+    if len(latest) < len(items):
+        items = list(latest.values())
+    return items, dead
+
+
+def failure_dead_letter(kind: str, failure: BulkFailure) -> Doc:
+    """A dead letter for a document Elasticsearch refused for good (mapping conflict...)."""
+    doc = failure.item.doc
+    if kind == "deadletter":
+        # A dead letter that cannot be indexed is kept as a minimal record of fixed shape.
+        original = original_bytes(doc) if get_path(doc, "soc.deadletter.original_base64") else failure.item.origin
+        return dead_letter("index.deadletter", "deadletter_unindexable", failure.detail, original)
+    return dead_letter(
+        f"index.{kind}",
+        failure.reason,
+        f"Elasticsearch refused the document (HTTP {failure.status}): {failure.detail}",
+        failure.item.origin if isinstance(failure.item.origin, bytes) else orjson.dumps(doc),
+        source_id=str(get_path(doc, "soc.source_id", "")),
+        topic=kind,
+        received=get_path(doc, "soc.received"),
+    )
