@@ -61,6 +61,8 @@ app = faust.App(
     broker_commit_every=1000,
     broker_commit_interval=1.0,
     table_standby_replicas=0,
+    broker_session_timeout=_cfg.worker.session_timeout_s,
+    broker_heartbeat_interval=min(3.0, _cfg.worker.session_timeout_s / 3),
     logging_config=None,
 )
 

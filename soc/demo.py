@@ -1,0 +1,148 @@
+"""`soc demo`: the main job, end to end, on the real Kafka and Elasticsearch.
+
+Stack up (or the configured clusters) → worker and syslog collector started → the attack story
+replayed as real syslog over the loopback → progress while it is parsed, detected and indexed →
+what was indexed, the alerts raised, and commands to see them in Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from soc.config import Settings
+from soc.model import iso
+from soc.pipeline import LocalPipeline, Namespace, count
+from soc.stack import StackError, stack_up
+from soc.stack.elastic import credentials_file
+from soc.store.client import sync_client
+from soc.store.setup import setup_all
+from soc.story import ATTACKER, BRUTE_FORCE_RULE, CST, TARGET_HOST, story
+
+console = Console()
+
+
+def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 180.0) -> int:
+    """Returns the process exit code: 0 when the attack was detected and everything reconciled."""
+    import asyncio
+
+    console.print(Panel.fit(
+        "[bold]安全运营子平台 · 演示[/bold]\n"
+        "Security-operations sub-platform demo: syslog → Kafka → Faust → ECS → Sigma → Elasticsearch",
+        border_style="cyan"))
+    try:
+        with console.status("启动 Kafka 与 Elasticsearch (starting the stack; the first run downloads them)…"):
+            for line in stack_up(settings):
+                console.print(f"[green]✓[/green] {line}")
+        for line in asyncio.run(setup_all(settings)):
+            console.print(f"[green]✓[/green] {line}")
+    except StackError as exc:
+        console.print(f"[bold red]stack failed:[/bold red] {exc}")
+        return 1
+
+    ns = Namespace(prefix=settings.topic_prefix)
+    logs = Path(tempfile.mkdtemp(prefix="soc-demo-"))
+    pipeline = LocalPipeline(ns, logs)
+    es = sync_client(settings)
+    prefix = settings.elastic.index_prefix
+    run_start = datetime.now(UTC)
+    lines = story()
+    mine = {"range": {"soc.received": {"gte": iso(run_start)}}}
+    since = {"range": {"@timestamp": {"gte": iso(run_start.replace(second=0, microsecond=0)) }}}
+    try:
+        with console.status("启动流处理 worker 与 syslog 采集器 (starting worker and collector)…"):
+            pipeline.start()
+        console.print(f"[green]✓[/green] worker and syslog collector running (syslog on 127.0.0.1:{ns.syslog_port}, "
+                      f"logs in {logs})")
+        console.print(f"→ replaying the story: {len(lines)} syslog lines over TCP and UDP, "
+                      f"an SSH brute force from {ATTACKER} against {TARGET_HOST} among ordinary traffic")
+        pipeline.send_tcp([sl.data for sl in lines if sl.transport == "tcp"])
+        pipeline.send_udp([sl.data for sl in lines if sl.transport == "udp"])
+
+        total = len(lines)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console) as progress:
+            indexed = progress.add_task("已索引事件 events indexed", total=total)
+            alerts_task = progress.add_task("告警 alerts (expected ≥ 2)", total=2)
+            deadline = time.monotonic() + timeout
+            done = False
+            while time.monotonic() < deadline:
+                n_events = count(es, f"{prefix}-events-*", mine)
+                n_dead = count(es, f"{prefix}-deadletter", {"range": {"soc.deadletter.received": {"gte": iso(run_start)}}})
+                n_alerts = count(es, f"{prefix}-alerts", since)
+                progress.update(indexed, completed=n_events + n_dead)
+                progress.update(alerts_task, completed=min(n_alerts, 2))
+                if n_events + n_dead >= total and n_alerts >= 2:
+                    done = True
+                    break
+                if not pipeline.worker_alive():
+                    console.print(f"[red]the worker stopped:[/red]\n{pipeline.tail('worker')}")
+                    return 1
+                time.sleep(0.5)
+            time.sleep(1.5)  # let the last alert revisions and the actions land
+        return _report(es, prefix, mine, since, total, done, settings)
+    finally:
+        if keep_running:
+            console.print(f"worker and collector keep running (pids {pipeline.worker.pid if pipeline.worker else '-'}, "
+                          f"{pipeline.collector.pid if pipeline.collector else '-'})")
+        else:
+            pipeline.stop()
+        es.close()
+
+
+def _cst(ts: str) -> str:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(CST).strftime("%H:%M:%S")
+
+
+def _report(es, prefix: str, mine: dict, since: dict, total: int, done: bool, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    n_events = count(es, f"{prefix}-events-*", mine)
+    n_dead = count(es, f"{prefix}-deadletter", {"range": {"soc.deadletter.received": {"gte": mine["range"]["soc.received"]["gte"]}}})
+    by_dataset = es.search(index=f"{prefix}-events-*", size=0, query=mine,
+                           aggs={"d": {"terms": {"field": "event.dataset", "size": 20}}})
+    table = Table(title=f"已索引事件 indexed events: {n_events} of {total} sent, {n_dead} dead-lettered")
+    table.add_column("event.dataset")
+    table.add_column("count", justify="right")
+    for b in by_dataset["aggregations"]["d"]["buckets"]:
+        table.add_row(b["key"], str(b["doc_count"]))
+    console.print(table)
+
+    alerts = es.search(index=f"{prefix}-alerts", size=20, query=since, sort=[{"@timestamp": "desc"}])
+    at = Table(title="告警 alerts raised")
+    for col in ("规则 rule", "级别 level", "来源 source.ip", "主机 host.name", "次数 count", "首次 → 末次 (北京时间)"):
+        at.add_column(col)
+    for hit in alerts["hits"]["hits"]:
+        a = hit["_source"]
+        sa = a["soc"]["alert"]
+        at.add_row(a["rule"]["name"], sa["severity"], str(a.get("source", {}).get("ip", "")),
+                   str(a.get("host", {}).get("name", "")), str(sa["count"]),
+                   f"{_cst(sa['first_seen'])} → {_cst(sa['last_seen'])}")
+    console.print(at)
+    n_actions = count(es, f"{prefix}-actions", since)
+    console.print(f"处置记录 actions recorded: {n_actions}")
+
+    url = settings.es_url
+    auth = (f"-u \"elastic:$(cut -d: -f2 {credentials_file(settings.stack)})\" "
+            if settings.uses_local_elastic else "")
+    console.print("[bold]在 Elasticsearch 中查看 (see them in Elasticsearch):[/bold]")
+    for cmd in (
+        f"curl -s {auth}'{url}/{prefix}-alerts/_search?pretty&sort=@timestamp:desc'",
+        f"curl -s {auth}'{url}/{prefix}-events-*/_search?pretty&q=source.ip:{ATTACKER}'",
+        f"curl -s {auth}'{url}/{prefix}-deadletter/_search?pretty'",
+        "soc stack down    # 停止 (stop the stack)",
+    ):
+        console.print(f"  {cmd}", soft_wrap=True, highlight=False, markup=False)
+    brute = any(h["_source"]["rule"]["name"] == BRUTE_FORCE_RULE for h in alerts["hits"]["hits"])
+    ok = done and brute and n_events + n_dead == total
+    if ok:
+        console.print("[bold green]演示完成: the brute force was detected and every line is accounted for.[/bold green]")
+    else:
+        console.print(f"[bold red]demo incomplete: events {n_events} + dead letters {n_dead} of {total}, "
+                      f"brute-force alert {'found' if brute else 'missing'}[/bold red]")
+    return 0 if ok else 1

@@ -1,0 +1,190 @@
+"""Run a whole pipeline on this machine: a stream worker and a syslog collector as child processes.
+
+Used by `soc demo`, the integration tests and the benchmarks, so all three exercise the same
+processes an operator runs (`soc worker`, `soc collect syslog`) against the real Kafka and
+Elasticsearch. A namespace (topic prefix, index prefix, consumer group) keeps runs apart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from soc.config import Settings, load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Namespace:
+    """Names and ports that keep one pipeline's data apart from another's."""
+
+    prefix: str
+    web_port: int = field(default_factory=free_port)
+    syslog_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SOC_TOPIC_PREFIX": self.prefix,
+            "SOC_ELASTIC__INDEX_PREFIX": self.prefix,
+            "SOC_WORKER__APP_ID": f"{self.prefix}-worker",
+            "SOC_WORKER__WEB_PORT": str(self.web_port),
+            "SOC_WORKER__DATA_DIR": f"/tmp/soc-{self.prefix}-worker",
+            "SOC_SYSLOG__UDP_PORT": str(self.syslog_port),
+            "SOC_SYSLOG__TCP_PORT": str(self.syslog_port),
+            "SOC_SYSLOG__METRICS_PORT": str(self.metrics_port),
+        }
+
+
+class LocalPipeline:
+    """Start, kill, restart and stop the worker and collector of one namespace."""
+
+    def __init__(self, ns: Namespace, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.ns = ns
+        self.log_dir = log_dir
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, **ns.env(), **(extra_env or {})}
+        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.collector: subprocess.Popen[bytes] | None = None
+        self._restarts = 0
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the child processes see."""
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.ns.env())
+            return load_settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "soc.cli", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        return proc
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn(f"worker{self._restarts or ''}", ["worker"])
+        self._restarts += 1
+
+    def start_collector(self, timeout: float = 60.0) -> None:
+        self.collector = self._spawn("collector", ["collect", "syslog"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.collector.poll() is not None:
+                raise RuntimeError(f"collector exited: {self.tail('collector')}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.ns.syslog_port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"collector not listening after {timeout}s: {self.tail('collector')}")
+
+    def start(self) -> None:
+        self.start_worker()
+        self.start_collector()
+
+    def kill_worker(self) -> None:
+        """SIGKILL, as a crash would: no flush, no commit, no goodbye to the group."""
+        if self.worker is not None:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+            self.worker.wait()
+
+    def worker_alive(self) -> bool:
+        return self.worker is not None and self.worker.poll() is None
+
+    def stop(self) -> None:
+        for proc in (self.collector, self.worker):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (self.collector, self.worker):
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    # ------------------------------------------------------------------ sending
+
+    def send_tcp(self, lines: list[bytes], octet_counting: bool = False) -> None:
+        with socket.create_connection(("127.0.0.1", self.ns.syslog_port)) as s:
+            if octet_counting:
+                payload = b"".join(str(len(line)).encode() + b" " + line for line in lines)
+            else:
+                payload = b"".join(line + b"\n" for line in lines)
+            s.sendall(payload)
+
+    def send_udp(self, lines: list[bytes]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for line in lines:
+                s.sendto(line, ("127.0.0.1", self.ns.syslog_port))
+
+    def metrics(self, which: str = "worker") -> dict[str, float]:
+        """The Prometheus counters of the worker or the collector, as {name{labels}: value}."""
+        import urllib.request
+
+        port = self.ns.web_port if which == "worker" else self.ns.metrics_port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+def count(es: Any, index: str, query: dict[str, Any] | None = None) -> int:
+    """Documents in index (after a refresh), 0 if it does not exist yet."""
+    try:
+        es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
+        return int(es.count(index=index, query=query or {"match_all": {}}, ignore_unavailable=True,
+                            allow_no_indices=True)["count"])
+    except Exception as exc:  # noqa: BLE001 - an index that does not exist yet counts 0
+        if "index_not_found" in str(exc):
+            return 0
+        raise
+
+
+def wait_for_count(
+    es: Any, index: str, expected: int, timeout: float, query: dict[str, Any] | None = None, at_least: bool = False
+) -> int:
+    """Poll until index holds expected documents; returns the last count seen."""
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while time.monotonic() < deadline:
+        seen = count(es, index, query)
+        if seen == expected or (at_least and seen >= expected):
+            return seen
+        time.sleep(0.5)
+    return seen

@@ -1,0 +1,164 @@
+"""Real syslog over real sockets, through Kafka and the Faust worker, found in Elasticsearch."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from soc.pipeline import LocalPipeline, count, wait_for_count
+from soc.story import ATTACKER, BRUTE_FORCE_RULE, CST, TARGET_HOST, story
+
+pytestmark = pytest.mark.integration
+
+WAIT = 120.0
+
+
+def _bsd(ts: datetime) -> str:
+    ts = ts.astimezone(CST)
+    return ts.strftime("%b ") + f"{ts.day:2d}" + ts.strftime(" %H:%M:%S")
+
+
+def _marker_query(marker: str) -> dict:
+    return {"match_phrase": {"message": marker}}
+
+
+def test_attack_story_is_indexed_and_the_brute_force_alerted(pipeline: LocalPipeline, es: Elasticsearch) -> None:
+    p = pipeline.ns.prefix
+    lines = story(start=datetime.now(CST) - timedelta(minutes=5))
+    pipeline.send_tcp([sl.data for sl in lines if sl.transport == "tcp"])
+    pipeline.send_udp([sl.data for sl in lines if sl.transport == "udp"])
+
+    got = wait_for_count(es, f"{p}-events-*", len(lines), WAIT)
+    assert got == len(lines), f"{got} of {len(lines)} lines indexed; worker log:\n{pipeline.tail('worker')}"
+
+    failures = sum(1 for sl in lines if sl.role == "attack" and b"Failed password" in sl.data)
+    brute = {"bool": {"filter": [{"term": {"rule.name": BRUTE_FORCE_RULE}}, {"term": {"source.ip": ATTACKER}}]}}
+    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, brute) == 1
+    # The alert keeps one document whose count reaches every failed login of the burst.
+    deadline = time.monotonic() + WAIT
+    alert: dict = {}
+    while time.monotonic() < deadline:
+        es.indices.refresh(index=f"{p}-alerts")
+        alert = es.search(index=f"{p}-alerts", query=brute)["hits"]["hits"][0]["_source"]
+        if alert["soc"]["alert"]["count"] == failures:
+            break
+        time.sleep(0.5)
+    assert alert["soc"]["alert"]["count"] == failures
+    assert alert["host"]["name"] == TARGET_HOST
+    assert alert["event"]["kind"] == "alert"
+    assert "T1110.001" in alert["threat"]["technique"]["id"]
+    assert len(alert["soc"]["alert"]["event_ids"]) == failures
+    # Every event id the alert cites is an indexed event from the attacker.
+    ids = alert["soc"]["alert"]["event_ids"]
+    cited = es.search(index=f"{p}-events-*", query={"ids": {"values": ids}}, size=len(ids))["hits"]["hits"]
+    assert {h["_source"]["source"]["ip"] for h in cited} == {ATTACKER}
+
+    root_login = {"term": {"rule.id": "9a3e2c41-7b6d-4f1a-b8e5-2c7d9f0e1a23"}}
+    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, root_login) == 1
+    # Internal administrators' logins raise nothing: only the two alerts of the story exist.
+    assert count(es, f"{p}-alerts") == 2
+    # Each alert is recorded as an action.
+    assert wait_for_count(es, f"{p}-actions", 2, WAIT) == 2
+    # Addresses are indexed as IPs: a CIDR query finds the attacker's 13 sshd lines.
+    assert count(es, f"{p}-events-*", {"term": {"source.ip": "203.0.113.0/24"}}) == failures + 1
+    # Chinese text arrives intact and searchable.
+    assert count(es, f"{p}-events-*", {"match_phrase": {"message": "会话建立"}}) > 0
+
+
+def test_same_records_twice_do_not_duplicate(pipeline: LocalPipeline, es: Elasticsearch) -> None:
+    p = pipeline.ns.prefix
+    marker = f"dup{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    lines = [
+        f"<13>{_bsd(now)} gov-cloud-app-02 app[{i}]: {marker} record {i}".encode() for i in range(50)
+    ]
+    before = pipeline.metrics().get('soc_received_total{stage="index.events"}', 0.0)
+    pipeline.send_tcp(lines)
+    assert wait_for_count(es, f"{p}-events-*", 50, WAIT, _marker_query(marker)) == 50
+    pipeline.send_tcp(lines)
+    pipeline.send_udp(lines[:10])
+    # Wait until the index stage has received all 110 copies, then count documents.
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if pipeline.metrics().get('soc_received_total{stage="index.events"}', 0.0) - before >= 110:
+            break
+        time.sleep(0.5)
+    assert pipeline.metrics()['soc_received_total{stage="index.events"}'] - before >= 110
+    assert count(es, f"{p}-events-*", _marker_query(marker)) == 50
+
+
+def test_bad_input_is_dead_lettered_or_kept_and_never_stops_the_worker(
+    pipeline: LocalPipeline, es: Elasticsearch
+) -> None:
+    p = pipeline.ns.prefix
+    marker = f"bad{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    big = b"x" * (1024 * 1024)
+    gbk = f"<13>{_bsd(now)} fw-01 auth: {marker} 用户 admin 登录失败".encode("gbk")
+    cases = {
+        "gbk": gbk,  # not UTF-8
+        "binary": b"\xff\xfe\x00\x81" + marker.encode() + b"\xc3\x28",  # no charset decodes this
+        "empty": b"",
+        "big": f"<13>{_bsd(now)} gov-cloud-app-02 app: {marker} big ".encode() + big,
+        "truncated_json": b'{"message": "' + marker.encode() + b'", "source": {"ip": "1.2.',
+        "impossible_date": f"<13>1 2026-02-30T25:61:00Z gov-cloud-app-02 app - - - {marker} bad date".encode(),
+    }
+    sent_before = count(es, f"{p}-deadletter")
+    pipeline.send_tcp(list(cases.values()))
+    good = f"<13>{_bsd(now)} gov-cloud-app-02 app: {marker} still alive".encode()
+    pipeline.send_tcp([good])
+
+    # The good line after the bad ones arrives: nothing stopped the stage.
+    assert wait_for_count(es, f"{p}-events-*", 1, WAIT, {"match_phrase": {"message": f"{marker} still alive"}}) == 1
+    assert pipeline.worker_alive()
+
+    # The GBK line was decoded (GB18030 fallback): its Chinese text is searchable.
+    assert wait_for_count(es, f"{p}-events-*", 1, WAIT, {"match_phrase": {"message": "登录失败"}}, at_least=True) >= 1
+    # The 1 MB line is indexed whole, event.original kept.
+    hits = es.search(index=f"{p}-events-*", query={"match_phrase": {"message": f"{marker} big"}})["hits"]["hits"]
+    assert len(hits) == 1
+    assert len(hits[0]["_source"]["event"]["original"]) > 1024 * 1024
+    # The impossible date is indexed with the receive time, tagged, original kept.
+    bad_date = es.search(index=f"{p}-events-*", query={"term": {"tags": "_timestamp_invalid"}})["hits"]["hits"]
+    assert any("2026-02-30T25:61:00Z" in h["_source"]["event"]["original"] for h in bad_date)
+
+    # The rest are dead letters with a reason and their exact original bytes.
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and count(es, f"{p}-deadletter") < sent_before + 3:
+        time.sleep(0.5)
+    es.indices.refresh(index=f"{p}-deadletter")
+    dead = [h["_source"]["soc"]["deadletter"] for h in es.search(index=f"{p}-deadletter", size=100)["hits"]["hits"]]
+    import base64
+
+    originals = {base64.b64decode(d["original_base64"]): d for d in dead}
+    for name in ("binary", "empty", "truncated_json"):
+        assert cases[name] in originals, f"{name} was neither indexed nor dead-lettered"
+        assert originals[cases[name]]["reason"], name
+    assert originals[cases["truncated_json"]]["reason"] == "json_invalid"
+    assert originals[cases["empty"]]["reason"] == "empty"
+
+
+def test_octet_counted_tcp_frames_keep_embedded_newlines(pipeline: LocalPipeline, es: Elasticsearch) -> None:
+    p = pipeline.ns.prefix
+    marker = f"oct{uuid.uuid4().hex[:8]}"
+    frames = [
+        f"<14>1 {datetime.now(UTC).isoformat()} gov-cloud-app-02 java 77 - - {marker} frame {i}\n"
+        f"    at com.example.Svc.call(Svc.java:{i})".encode()
+        for i in range(3)
+    ]
+    pipeline.send_tcp(frames, octet_counting=True)
+    assert wait_for_count(es, f"{p}-events-*", 3, WAIT, _marker_query(marker)) == 3
+    hits = es.search(index=f"{p}-events-*", query=_marker_query(marker))["hits"]["hits"]
+    assert all("\n    at com.example.Svc.call" in h["_source"]["message"] for h in hits)
+
+
+def test_worker_and_collector_expose_prometheus_metrics(pipeline: LocalPipeline) -> None:
+    worker = pipeline.metrics("worker")
+    collector = pipeline.metrics("collector")
+    assert worker['soc_received_total{stage="normalize"}'] > 0
+    assert collector['soc_received_total{stage="collector.syslog"}'] > 0
+    assert collector['soc_sent_total{stage="collector.syslog"}'] == collector['soc_received_total{stage="collector.syslog"}']
