@@ -88,7 +88,8 @@ def observe(
                 "ids": [eid for _, eid in members][-100:],
             }
             return st, _as_alert(st["a"]), False
-    if alert is not None and ts_ms > alert["last"] + timespan_ms:
+    if alert is not None and newest > alert["last"] + timespan_ms + lateness_ms:
+        # Nothing can extend it any more (an older match would be late): forget it.
         st["a"] = None
     return st, None, False
 

@@ -33,6 +33,7 @@ from sigma.types import (
     SigmaNumber,
     SigmaRegularExpression,
     SigmaString,
+    SigmaTimestampPart,
     SpecialChars,
 )
 
@@ -90,13 +91,16 @@ def _any_value(test: ValueTest) -> ValueTest:
 
 def string_test(value: SigmaString) -> ValueTest:
     """The cheapest scalar test equivalent to a Sigma string with wildcards."""
+    if value.contains_placeholder():
+        raise UnsupportedRule(f"placeholder in {value.original!r} has no configured value (|expand)")
     cased = isinstance(value, SigmaCasedString)
     parts = list(value.s)
     fold: Callable[[str], str] = (lambda s: s) if cased else str.lower
     plain_parts = [p for p in parts if isinstance(p, str)]
     multi = SpecialChars.WILDCARD_MULTI
     if not value.contains_special():
-        target = fold(value.to_plain())
+        # The plain parts, not to_plain(): that would put the escape back in front of \* and \?.
+        target = fold("".join(plain_parts))
 
         def equals(v: Any) -> bool:
             text = _as_text(v)
@@ -189,6 +193,8 @@ def value_test(value: Any) -> ValueTest:
         return regex_test(value)
     if isinstance(value, SigmaCIDRExpression):
         return cidr_test(value)
+    if isinstance(value, SigmaTimestampPart):
+        raise UnsupportedRule("time-part modifiers (|minute, |hour, ...) are not supported yet (issue 4)")
     if isinstance(value, SigmaNumber):
         return number_test(value)
     if isinstance(value, SigmaCompareExpression):
@@ -218,7 +224,15 @@ def leaf(expr: ConditionFieldEqualsValueExpression) -> Predicate:
 
 
 def keyword(expr: ConditionValueExpression) -> Predicate:
-    test = _any_value(value_test(expr.value))
+    """An unbound value: searched anywhere in the line (Sigma keywords are substring matches)."""
+    value = expr.value
+    if isinstance(value, SigmaString):
+        multi = SpecialChars.WILDCARD_MULTI
+        if not value.startswith(multi):
+            value = multi + value
+        if not value.endswith(multi):
+            value = value + multi
+    test = _any_value(value_test(value))
     getters = [field_getter(f) for f in KEYWORD_FIELDS]
     return lambda doc: any((v := g(doc)) is not None and test(v) for g in getters)
 

@@ -244,8 +244,14 @@ LEVEL_SEVERITY = {"informational": 21, "low": 21, "medium": 47, "high": 73, "cri
 
 
 def attack_from_tags(tags: list[str]) -> Doc:
-    """ECS threat.* from Sigma's attack.* tags (tactic names and technique ids)."""
-    techniques = sorted({t.split(".", 1)[1].upper() for t in tags if t.lower().startswith("attack.t")})
+    """ECS threat.* from Sigma's attack.* tags: tactics, techniques and sub-techniques.
+
+    ECS keeps `T1110` in threat.technique.id and `T1110.001` in
+    threat.technique.subtechnique.id, so a filter on the technique finds every sub-technique.
+    """
+    ids = {t.split(".", 1)[1].upper() for t in tags if t.lower().startswith("attack.t")}
+    techniques = sorted({i.split(".")[0] for i in ids})
+    subtechniques = sorted(i for i in ids if "." in i)
     tactics = sorted(
         {
             t.split(".", 1)[1].replace("_", " ").replace("-", " ").title()
@@ -255,11 +261,10 @@ def attack_from_tags(tags: list[str]) -> Doc:
     )
     if not techniques and not tactics:
         return {}
-    return {
-        "framework": "MITRE ATT&CK",
-        "technique": {"id": techniques},
-        "tactic": {"name": tactics},
-    }
+    technique: Doc = {"id": techniques}
+    if subtechniques:
+        technique["subtechnique"] = {"id": subtechniques}
+    return {"framework": "MITRE ATT&CK", "technique": technique, "tactic": {"name": tactics}}
 
 
 # --------------------------------------------------------------------------- Action

@@ -112,6 +112,7 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     "rule.ruleset": KEYWORD,
     "threat.framework": KEYWORD,
     "threat.technique.id": KEYWORD,
+    "threat.technique.subtechnique.id": KEYWORD,
     "threat.tactic.name": KEYWORD,
     "related.ip": IP,
     "related.user": KEYWORD,

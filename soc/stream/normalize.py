@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,7 +80,7 @@ def normalize(data: bytes) -> tuple[bytes, Doc] | tuple[None, Doc]:
         doc["tags"] = sorted(set(all_tags))
     if record.tenant:
         set_path(doc, "labels.tenant", record.tenant)
-    peer_ip = record.peer.rsplit(":", 1)[0].strip("[]") if record.peer else ""
+    peer_ip = _peer_ip(record.peer)
     if peer_ip:
         set_path(doc, "observer.ip", peer_ip)
     doc["soc"] = {
@@ -89,6 +90,15 @@ def normalize(data: bytes) -> tuple[bytes, Doc] | tuple[None, Doc]:
         "received": iso(record.received_at),
     }
     return record.source_id.encode(), doc
+
+
+def _peer_ip(peer: str) -> str | None:
+    """The address part of "ip:port" or "[v6]:port", if it is an IP address."""
+    host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def _dead(record: RawRecord, reason: str, error: str) -> Doc:

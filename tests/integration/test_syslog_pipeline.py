@@ -50,7 +50,8 @@ def test_attack_story_is_indexed_and_the_brute_force_alerted(pipeline: LocalPipe
     assert alert["soc"]["alert"]["count"] == failures
     assert alert["host"]["name"] == TARGET_HOST
     assert alert["event"]["kind"] == "alert"
-    assert "T1110.001" in alert["threat"]["technique"]["id"]
+    assert alert["threat"]["technique"]["id"] == ["T1110"]
+    assert alert["threat"]["technique"]["subtechnique"]["id"] == ["T1110.001"]
     assert len(alert["soc"]["alert"]["event_ids"]) == failures
     # Every event id the alert cites is an indexed event from the attacker.
     ids = alert["soc"]["alert"]["event_ids"]
