@@ -26,6 +26,12 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+INGEST_TO_INDEXED = Histogram(
+    "soc_ingest_to_indexed_seconds",
+    "From the collector receiving a line to Elasticsearch acknowledging its event",
+    buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60),
+    registry=REGISTRY,
+)
 IN_FLIGHT = Gauge("soc_in_flight", "Messages accepted but not yet acknowledged downstream", ["stage"], registry=REGISTRY)
 
 

@@ -29,7 +29,7 @@ from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
 from soc.stream.detect import correlate, detect
-from soc.stream.index import bulk_items, failure_dead_letter
+from soc.stream.index import bulk_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import normalize
 from soc.stream.respond import respond
 
@@ -87,6 +87,14 @@ deadletter_topic = _topic("deadletter")
 
 RULES = load_rules(_cfg.worker.rules_dirs)
 log.info("Sigma rules: %s", RULES.summary())
+
+
+@app.task
+async def quiet_libraries() -> None:
+    """Faust's logging setup leaves aiokafka and faust at DEBUG: records cost ~7 % of a core."""
+    root_level = max(logging.getLogger().level, logging.WARNING)
+    for name in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(name).setLevel(root_level)
 
 
 @app.page("/metrics")
@@ -218,6 +226,8 @@ def _index_agent(kind: str, topic: faust.TopicT) -> None:
             started = _timed(stage, len(batch))
             items, dead = bulk_items(kind, _cfg.elastic.index_prefix, batch)
             result = await writer.write(items)
+            if kind == "events":
+                observe_ingest_latency(items, result.failures)
             dead.extend(failure_dead_letter(kind, f) for f in result.failures)
             for doc in dead:
                 await _dead_letter(stage, doc)

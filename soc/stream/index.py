@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from soc.metrics import INGEST_TO_INDEXED
 from soc.model import ContractError, Doc, get_path, loads
 from soc.store.bulk import BulkFailure, BulkItem
 from soc.stream.deadletter import dead_letter, original_bytes
@@ -57,6 +58,21 @@ def bulk_items(kind: str, prefix: str, batch: Sequence[bytes]) -> tuple[list[Bul
     if len(latest) < len(items):
         items = list(latest.values())
     return items, dead
+
+
+def observe_ingest_latency(items: Sequence[BulkItem], failures: Sequence[BulkFailure]) -> None:
+    """Record, for each written event, the time since its collector received it."""
+    now = datetime.now(UTC).timestamp()
+    failed = {id(f.item) for f in failures}
+    for item in items:
+        if id(item) in failed:
+            continue
+        received = get_path(item.doc, "soc.received")
+        if isinstance(received, str):
+            try:
+                INGEST_TO_INDEXED.observe(now - datetime.fromisoformat(received.replace("Z", "+00:00")).timestamp())
+            except ValueError:
+                pass
 
 
 def failure_dead_letter(kind: str, failure: BulkFailure) -> Doc:
