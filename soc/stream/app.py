@@ -24,12 +24,12 @@ from faust.web import Request, Response, View
 from detectors.rules import load_rules
 from soc.config import settings
 from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, RECEIVED, SENT, render
-from soc.model import ContractError, loads
+from soc.model import ContractError, get_path, loads
 from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
 from soc.stream.detect import correlate, detect
-from soc.stream.index import bulk_items, failure_dead_letter, observe_ingest_latency
+from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import normalize
 from soc.stream.respond import respond
 
@@ -86,15 +86,18 @@ actions_topic = _topic("actions")
 deadletter_topic = _topic("deadletter")
 
 RULES = load_rules(_cfg.worker.rules_dirs)
-log.info("Sigma rules: %s", RULES.summary())
 
 
 @app.task
-async def quiet_libraries() -> None:
-    """Faust's logging setup leaves aiokafka and faust at DEBUG: records cost ~7 % of a core."""
-    root_level = max(logging.getLogger().level, logging.WARNING)
+async def on_start() -> None:
+    """Say what was loaded; keep aiokafka and faust quiet below WARNING.
+
+    Faust's logging setup leaves those libraries at DEBUG, and building their records cost
+    about 7 % of a core in the profile (bench/RESULTS.md).
+    """
     for name in ("aiokafka", "faust", "mode", "kafka"):
-        logging.getLogger(name).setLevel(root_level)
+        logging.getLogger(name).setLevel(logging.WARNING)
+    log.warning("Sigma rules loaded from %s: %s", ", ".join(map(str, _cfg.worker.rules_dirs)), RULES.summary())
 
 
 @app.page("/metrics")
@@ -105,10 +108,10 @@ class MetricsView(View):
         return self.bytes(render(), content_type=CONTENT_TYPE)
 
 
-
 # ---------------------------------------------------------------------------- agents
 
 def _timed(stage: str, n: int) -> float:
+    """Count a received batch; returns its start time for soc_batch_seconds."""
     RECEIVED.labels(stage).inc(n)
     return time.perf_counter()
 
@@ -228,7 +231,14 @@ def _index_agent(kind: str, topic: faust.TopicT) -> None:
             result = await writer.write(items)
             if kind == "events":
                 observe_ingest_latency(items, result.failures)
-            dead.extend(failure_dead_letter(kind, f) for f in result.failures)
+            for failure in result.failures:
+                if kind == "deadletter" and get_path(failure.item.doc, "soc.deadletter.reason") == UNINDEXABLE:
+                    # Even the minimal record was refused: do not loop; say so loudly instead.
+                    DROPPED.labels(stage, UNINDEXABLE).inc()
+                    log.error("dead letter %s cannot be indexed (%s); it stays in the topic %s",
+                              failure.item.doc_id, failure.detail, deadletter_topic.get_topic_name())
+                    continue
+                dead.append(failure_dead_letter(kind, failure))
             for doc in dead:
                 await _dead_letter(stage, doc)
             SENT.labels(stage).inc(result.written)

@@ -20,6 +20,9 @@ from soc.store.bulk import BulkFailure, BulkItem
 from soc.stream.deadletter import dead_letter, original_bytes
 
 
+UNINDEXABLE = "deadletter_unindexable"
+
+
 def _events_index(prefix: str, doc: Doc) -> str:
     ts = doc.get("@timestamp")
     try:
@@ -81,7 +84,7 @@ def failure_dead_letter(kind: str, failure: BulkFailure) -> Doc:
     if kind == "deadletter":
         # A dead letter that cannot be indexed is kept as a minimal record of fixed shape.
         original = original_bytes(doc) if get_path(doc, "soc.deadletter.original_base64") else failure.item.origin
-        return dead_letter("index.deadletter", "deadletter_unindexable", failure.detail, original)
+        return dead_letter("index.deadletter", UNINDEXABLE, failure.detail, original)
     return dead_letter(
         f"index.{kind}",
         failure.reason,
