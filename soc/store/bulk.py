@@ -1,7 +1,7 @@
 """Bulk writes to Elasticsearch: batched, retried with backoff, idempotent by document id.
 
 Transient failures (HTTP 429 and 5xx, timeouts, refused connections), whole-request or
-per-item, are retried with capped exponential backoff for as long as it takes: the caller's
+per-item, and a refused authentication (401/403: an operator must fix it) are retried with capped exponential backoff for as long as it takes: the caller's
 Kafka offsets are not committed meanwhile, so nothing is lost and the stage back-pressures.
 Permanent per-item failures (a mapping conflict, a malformed value) are returned to the
 caller, which sends them to soc.deadletter with the reason.
@@ -114,8 +114,20 @@ class BulkWriter:
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             except ApiError as exc:
-                if exc.meta.status in TRANSIENT_STATUS:
-                    await self._backoff(f"HTTP {exc.meta.status}", f"http_{exc.meta.status}", backoff)
+                status = exc.meta.status
+                if status == 413 and len(pending) > 1:
+                    # Too large for this cluster's http.max_content_length: halve and go on.
+                    half = len(pending) // 2
+                    await self._write_chunk(pending[:half], result)
+                    pending = pending[half:]
+                    continue
+                if status == 413:
+                    result.failures.append(BulkFailure(pending[0], status, "request_too_large", str(exc)))
+                    ERRORS.labels(self.stage, "request_too_large").inc()
+                    return
+                if status in TRANSIENT_STATUS or status in (401, 403):
+                    # 401/403: credentials or privileges an operator must fix; wait, do not drop.
+                    await self._backoff(f"HTTP {status} {exc.message}", f"http_{status}", backoff)
                     backoff = min(backoff * 2, self.max_backoff_s)
                     continue
                 raise
