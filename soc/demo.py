@@ -106,7 +106,8 @@ def _report(es, prefix: str, mine: dict, since: dict, total: int, done: bool, se
     n_dead = count(es, f"{prefix}-deadletter", {"range": {"soc.deadletter.received": {"gte": mine["range"]["soc.received"]["gte"]}}})
     by_dataset = es.search(index=f"{prefix}-events-*", size=0, query=mine,
                            aggs={"d": {"terms": {"field": "event.dataset", "size": 20}}})
-    table = Table(title=f"已索引事件 indexed events: {n_events} of {total} sent, {n_dead} dead-lettered")
+    console.print(f"已索引事件 indexed events: {n_events} of {total} lines sent, {n_dead} dead-lettered")
+    table = Table()
     table.add_column("event.dataset")
     table.add_column("count", justify="right")
     for b in by_dataset["aggregations"]["d"]["buckets"]:
@@ -135,7 +136,7 @@ def _report(es, prefix: str, mine: dict, since: dict, total: int, done: bool, se
         f"curl -s {auth}'{url}/{prefix}-alerts/_search?pretty&sort=@timestamp:desc'",
         f"curl -s {auth}'{url}/{prefix}-events-*/_search?pretty&q=source.ip:{ATTACKER}'",
         f"curl -s {auth}'{url}/{prefix}-deadletter/_search?pretty'",
-        "soc stack down    # 停止 (stop the stack)",
+        ".venv/bin/soc stack down    # 停止 (stop the stack)",
     ):
         console.print(f"  {cmd}", soft_wrap=True, highlight=False, markup=False)
     brute = any(h["_source"]["rule"]["name"] == BRUTE_FORCE_RULE for h in alerts["hits"]["hits"])
