@@ -1,36 +1,64 @@
-"""The parser registry: format detection, dispatch by hint, and syslog program enrichment.
+"""The parser registry: envelopes, message formats, detection and dispatch.
 
-Adding a format is one module that decorates its parser with `@register("name")` plus one
-import line at the bottom of this file; adding a program parser is the same with
-`@register_program("app")`.
+Two kinds of parser, each one module that registers itself with a decorator (every module of
+this package is imported on start, so adding a format touches no other file):
+
+- an **envelope** (`@register("rfc5424")`) reads a whole line: RFC 5424, RFC 3164, JSON;
+- a **message format** (`@register_message("huawei_usg", sniff=..., programs=...)`) reads the
+  body a device put inside the envelope (or a whole line that has no envelope) and enriches the
+  ECS document in place: a vendor's firewall log, CEF, Suricata EVE JSON, an sshd message...
+
+`parse` chooses, in this order: the message format the source is configured with; for syslog,
+a message format registered for the app name; then the first message format whose `sniff`
+accepts the body (by priority, cheapest checks first). A syslog line that no message format
+claims is still an event (its header is understood); a bare line nothing claims is an error.
+A message format that fails on a body it claimed leaves what the envelope understood, tagged
+`_message_unparsed` with the reason in error.message, for review.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from soc.model import get_path
+from soc.model import get_path, set_path
 
-from .base import Doc, ParseContext, Parsed, ParseError, Parser, ProgramParser
+from .base import Doc, MessageParser, ParseContext, Parsed, ParseError, Parser
 
 __all__ = [
+    "MESSAGE_FORMATS",
     "PARSERS",
-    "PROGRAM_PARSERS",
     "Doc",
+    "MessageFormat",
     "ParseContext",
     "ParseError",
     "Parsed",
     "Parser",
-    "ProgramParser",
     "detect_format",
     "parse",
     "register",
-    "register_program",
+    "register_message",
 ]
 
+
+@dataclass(frozen=True, slots=True)
+class MessageFormat:
+    """A device's message format: how to recognise a body and how to read it."""
+
+    name: str
+    parse: MessageParser
+    sniff: Callable[[str], bool] | None = None
+    programs: tuple[str, ...] = ()
+    priority: int = 100  # lower is tried first
+
+
 PARSERS: dict[str, Parser] = {}
-PROGRAM_PARSERS: dict[str, ProgramParser] = {}
+MESSAGE_FORMATS: dict[str, MessageFormat] = {}
+_BY_PROGRAM: dict[str, MessageFormat] = {}
+_SNIFFERS: list[MessageFormat] = []
 
 SYSLOG_FORMATS = frozenset({"rfc5424", "rfc3164"})
 
@@ -58,23 +86,35 @@ def register(name: str) -> Callable[[Parser], Parser]:
     return deco
 
 
-def register_program(*app_names: str) -> Callable[[ProgramParser], ProgramParser]:
-    """Decorator: enrich syslog documents whose app name (process.name) is one of `app_names`."""
+def register_message(
+    name: str,
+    *,
+    sniff: Callable[[str], bool] | None = None,
+    programs: tuple[str, ...] = (),
+    priority: int = 100,
+) -> Callable[[MessageParser], MessageParser]:
+    """Decorator: a message format under `name`, recognised by `sniff` or a syslog app name."""
 
-    def deco(fn: ProgramParser) -> ProgramParser:
-        for app in app_names:
-            _add(PROGRAM_PARSERS, app, fn)
+    def deco(fn: MessageParser) -> MessageParser:
+        fmt = MessageFormat(name, fn, sniff, programs, priority)
+        _add(MESSAGE_FORMATS, name, fn, fmt)
+        for app in programs:
+            _add(_BY_PROGRAM, app, fn, fmt)
+        if sniff is not None:
+            _SNIFFERS.append(fmt)
+            _SNIFFERS.sort(key=lambda f: (f.priority, f.name))
         return fn
 
     return deco
 
 
-def _add(table: dict, name: str, fn: Callable) -> None:
-    """Register `fn` under `name`, refusing a second, different function for the same name."""
+def _add(table: dict, name: str, fn: Callable, entry: object = None) -> None:
+    """Register under `name`, refusing a second, different function for the same name."""
     old = table.get(name)
-    if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
-        raise ValueError(f"parser name {name!r} is already registered by {old.__module__}")
-    table[name] = fn
+    old_fn = getattr(old, "parse", old)
+    if old is not None and (old_fn.__module__, old_fn.__qualname__) != (fn.__module__, fn.__qualname__):
+        raise ValueError(f"parser name {name!r} is already registered by {old_fn.__module__}")
+    table[name] = fn if entry is None else entry
 
 
 def detect_format(text: str) -> str:
@@ -95,33 +135,68 @@ def detect_format(text: str) -> str:
     raise ParseError("unknown_format", f"cannot detect the format of {head[:32]!r}")
 
 
+def _sniffed(body: str) -> MessageFormat | None:
+    for fmt in _SNIFFERS:
+        if fmt.sniff is not None and fmt.sniff(body):
+            return fmt
+    return None
+
+
+def _apply(fmt: MessageFormat, body: str, parsed: Parsed, ctx: ParseContext, bare: bool) -> None:
+    """Run a message format; on failure keep what the envelope understood, tagged for review."""
+    try:
+        fmt.parse(body, parsed.doc, ctx)
+    except ParseError as exc:
+        if bare:
+            raise
+        parsed.tags.append("_message_unparsed")
+        set_path(parsed.doc, "error.message", f"{fmt.name}: {exc}")
+        return
+    if bare and "@timestamp" in parsed.doc:
+        parsed.device_timestamped = True
+
+
 def parse(text: str, format_hint: str, ctx: ParseContext) -> Parsed:
-    """Parse one line with the parser its hint names, else the detected one, then enrich."""
+    """Parse one line into an ECS document (see the module docstring for the order)."""
     if not text or text.isspace():
         raise ParseError("empty", "empty line")
     hint = format_hint.strip().lower()
+    configured = MESSAGE_FORMATS.get(hint)
+    stripped = text.lstrip(" \ufeff")
     if hint in PARSERS:
-        fmt = hint
-    elif hint == "syslog" and text.lstrip(" \ufeff").startswith("{"):
-        fmt = "json"  # JSON lines sent over a syslog transport without a header
-    elif hint == "syslog":
-        fmt = "rfc5424" if _RFC5424_START.match(text.lstrip(" \ufeff")) else "rfc3164"
+        envelope: str | None = hint
+    elif hint == "syslog" and stripped.startswith("{"):
+        envelope = "json"  # JSON lines sent over a syslog transport without a header
+    elif hint == "syslog" and stripped.startswith("<"):
+        envelope = "rfc5424" if _RFC5424_START.match(stripped) else "rfc3164"
     else:
-        fmt = detect_format(text)
-    parsed = PARSERS[fmt](text, ctx)
-    if fmt in SYSLOG_FORMATS:
+        try:
+            envelope = detect_format(text)
+        except ParseError:
+            envelope = None
+
+    if envelope is None or envelope == "json":
+        # A line without a syslog header: a configured or sniffed format reads it whole.
+        fmt = configured or _sniffed(stripped)
+        if fmt is not None:
+            parsed = Parsed(doc={"event": {"kind": "event"}}, device_timestamped=False)
+            _apply(fmt, stripped, parsed, ctx, bare=True)
+            return parsed
+        if envelope is None:
+            detect_format(text)  # raises the precise reason
+        return PARSERS["json"](text, ctx)
+
+    parsed = PARSERS[envelope](text, ctx)
+    body = parsed.doc.get("message")
+    if envelope in SYSLOG_FORMATS and isinstance(body, str):
         app = get_path(parsed.doc, "process.name")
-        if isinstance(app, str):
-            program = PROGRAM_PARSERS.get(app)
-            if program is not None:
-                message = parsed.doc.get("message")
-                if isinstance(message, str):
-                    program(message, parsed.doc)
+        fmt = configured or (_BY_PROGRAM.get(app) if isinstance(app, str) else None) or _sniffed(body)
+        if fmt is not None:
+            _apply(fmt, body, parsed, ctx, bare=False)
     return parsed
 
 
-# Format and program parsers register themselves on import: one line per module.
-from . import syslog_rfc5424  # noqa: E402,F401
-from . import syslog_rfc3164  # noqa: E402,F401
-from . import json_lines  # noqa: E402,F401
-from . import linux_sshd  # noqa: E402,F401
+# Every module of this package registers its parsers when imported.
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")

@@ -42,5 +42,7 @@ class ParseError(Exception):
 
 # A format parser: the decoded line and its context -> an ECS document.
 Parser = Callable[[str, ParseContext], Parsed]
-# A program parser: enriches, in place, a document whose syslog app name it registered for.
-ProgramParser = Callable[[str, Doc], None]
+# A message parser: reads a device's message body and enriches, in place, the ECS document
+# the envelope made (an empty one for a line without envelope). Raises ParseError when the
+# body is not what it expects.
+MessageParser = Callable[[str, Doc, ParseContext], None]

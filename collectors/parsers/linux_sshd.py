@@ -7,8 +7,8 @@ import re
 
 from soc.model import set_path
 
-from . import register_program
-from .base import Doc
+from . import register_message
+from .base import Doc, ParseContext
 
 # Names that sshd writes verbatim may hold spaces; bounded lazy groups keep matching linear.
 _USER = r"(.{0,256}?)"
@@ -73,8 +73,8 @@ def _set_event(
         set_path(doc, "event.outcome", outcome)
 
 
-@register_program("sshd")
-def enrich_sshd(message: str, doc: Doc) -> None:
+@register_message("linux_sshd", programs=("sshd",))
+def enrich_sshd(message: str, doc: Doc, ctx: ParseContext) -> None:
     """Read an OpenSSH sshd message into ECS fields of `doc`, in place."""
     set_path(doc, "event.module", "system")
     set_path(doc, "event.dataset", "system.auth")

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collectors.parsers import (
+    MESSAGE_FORMATS,
     PARSERS,
-    PROGRAM_PARSERS,
     ParseContext,
     ParseError,
     detect_format,
@@ -51,7 +51,7 @@ def cn_raws() -> list[str]:
 
 def test_all_formats_and_sshd_are_registered_on_import() -> None:
     assert {"rfc5424", "rfc3164", "json"} <= PARSERS.keys()
-    assert "sshd" in PROGRAM_PARSERS
+    assert "sshd" in MESSAGE_FORMATS["linux_sshd"].programs
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_syslog_hint_chooses_between_5424_and_3164() -> None:
     assert parse("<34>Oct 11 22:14:15 h a: m", "syslog", ctx()).doc["event"]["dataset"] == "syslog.rfc3164"
     with pytest.raises(ParseError) as err:
         parse("vendor=topsec dev_type=1", "syslog", ctx())
-    assert err.value.reason == "syslog_no_pri"
+    assert err.value.reason == "unknown_format"  # no header, and no message format claims it
 
 
 def test_unknown_hint_falls_back_to_detection() -> None:
