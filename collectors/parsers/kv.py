@@ -1,0 +1,185 @@
+"""Key-value bodies, the common shape of Chinese (and many other) device logs, and their ECS mapping.
+
+Shared by the vendor message formats: `split_kv` tokenizes `k=v k2="v 2"`, `k=v;k2=v2`,
+`k:v,k2:v2` and Chinese keys (源地址=…); `apply_fields` writes known keys to ECS fields with the
+right types (IPs checked, ports and counters as integers) and keeps the rest, sanitised, under
+`soc.device.*`; `relate_ips` makes sure every IP address of the line is in an ECS field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from soc.model import get_path, set_path
+
+from .base import Doc
+
+# key=value or key:value pairs. A value is quoted ("…" or '…'), or runs until the next pair
+# separator. Keys may hold CJK characters, letters, digits, _ - . and / (bounded lengths keep
+# matching linear on 1 MB lines).
+_PAIR = re.compile(
+    r"""(?P<key>[\w\u4e00-\u9fff\-./()（）]{1,64}?)\s{0,2}(?P<sep>[=:：])\s{0,2}"""
+    r"""(?:"(?P<dq>[^"]{0,8192})"|'(?P<sq>[^']{0,8192})'|(?P<bare>[^\s;,|&]{0,8192}))"""
+)
+
+IPV4 = re.compile(r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])")
+# Candidates only: ipaddress decides (MAC addresses and clock times are refused there).
+IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w{1,16})?(?![\w:.])")
+
+
+def split_kv(text: str, seps: str = "=:：") -> dict[str, str]:
+    """Every key-value pair of text, first occurrence of a key winning; values unquoted."""
+    out: dict[str, str] = {}
+    for m in _PAIR.finditer(text):
+        if m.group("sep") not in seps:
+            continue
+        key = m.group("key").strip()
+        if not key or key in out:
+            continue
+        value = m.group("dq") if m.group("dq") is not None else m.group("sq")
+        if value is None:
+            value = m.group("bare") or ""
+        out[key] = value.strip()
+    return out
+
+
+# Known keys (lower-cased, '-' and ' ' as '_') -> ECS field. Vendors' English abbreviations and
+# the Chinese names their consoles print. Extend here, not in the vendor modules.
+ECS_KEYS: dict[str, str] = {
+    # source
+    "src": "source.ip", "srcip": "source.ip", "src_ip": "source.ip", "sip": "source.ip", "source_ip": "source.ip",
+    "srcaddr": "source.ip", "src_addr": "source.ip", "saddr": "source.ip", "attack_ip": "source.ip",
+    "源ip": "source.ip", "源地址": "source.ip", "源ip地址": "source.ip", "攻击者ip": "source.ip", "攻击源": "source.ip",
+    "客户端ip": "source.ip", "来源ip": "source.ip", "登录ip": "source.ip", "客户端地址": "source.ip",
+    "spt": "source.port", "sport": "source.port", "srcport": "source.port", "src_port": "source.port",
+    "源端口": "source.port",
+    "smac": "source.mac", "src_mac": "source.mac", "srcmac": "source.mac", "源mac": "source.mac",
+    "nat_src": "source.nat.ip", "snat_ip": "source.nat.ip", "srcnatip": "source.nat.ip",
+    # destination
+    "dst": "destination.ip", "dstip": "destination.ip", "dst_ip": "destination.ip", "dip": "destination.ip",
+    "destination_ip": "destination.ip", "dstaddr": "destination.ip", "dst_addr": "destination.ip",
+    "daddr": "destination.ip", "目的ip": "destination.ip", "目的地址": "destination.ip", "目标ip": "destination.ip",
+    "目标地址": "destination.ip", "受害者ip": "destination.ip", "服务器ip": "destination.ip",
+    "dpt": "destination.port", "dport": "destination.port", "dstport": "destination.port",
+    "dst_port": "destination.port", "目的端口": "destination.port", "目标端口": "destination.port",
+    "dmac": "destination.mac", "dst_mac": "destination.mac", "dstmac": "destination.mac",
+    "nat_dst": "destination.nat.ip", "dnat_ip": "destination.nat.ip",
+    # network
+    "proto": "network.transport", "protocol": "network.transport", "协议": "network.transport",
+    "app": "network.application", "app_name": "network.application", "application": "network.application",
+    "应用": "network.application",
+    "in_if": "observer.ingress.interface.name", "inif": "observer.ingress.interface.name",
+    "out_if": "observer.egress.interface.name", "outif": "observer.egress.interface.name",
+    "sent": "source.bytes", "sentbyte": "source.bytes", "rcvd": "destination.bytes", "rcvdbyte": "destination.bytes",
+    # who, what
+    "user": "user.name", "username": "user.name", "user_name": "user.name", "usr": "user.name", "suser": "user.name",
+    "用户": "user.name", "用户名": "user.name", "账号": "user.name", "登录用户": "user.name", "操作员": "user.name",
+    "action": "event.action", "act": "event.action", "动作": "event.action", "处理动作": "event.action",
+    "执行动作": "event.action", "操作": "event.action", "处理方式": "event.action",
+    "result": "event.outcome", "结果": "event.outcome", "操作结果": "event.outcome",
+    "policy": "rule.name", "policy_name": "rule.name", "rule_name": "rule.name", "策略": "rule.name",
+    "策略名称": "rule.name", "规则名称": "rule.name",
+    "policy_id": "rule.id", "rule_id": "rule.id", "ruleid": "rule.id", "sig_id": "rule.id", "规则id": "rule.id",
+    "event_name": "rule.name", "attack_name": "rule.name", "threat_name": "rule.name", "事件名称": "rule.name",
+    "攻击名称": "rule.name", "威胁名称": "rule.name", "攻击类型": "rule.category", "事件类型": "rule.category",
+    "attack_type": "rule.category", "threat_type": "rule.category",
+    "level": "log.level", "severity": "log.level", "级别": "log.level", "危险等级": "log.level", "威胁等级": "log.level",
+    "url": "url.original", "uri": "url.original", "请求url": "url.original",
+    "method": "http.request.method", "请求方法": "http.request.method",
+    "status": "http.response.status_code", "status_code": "http.response.status_code",
+    "host": "url.domain", "domain": "url.domain", "域名": "url.domain",
+    "user_agent": "user_agent.original", "ua": "user_agent.original",
+    "file_name": "file.name", "filename": "file.name", "文件名": "file.name", "病毒名": "rule.name",
+    "virus_name": "rule.name", "md5": "file.hash.md5",
+    "devname": "observer.name", "dev_name": "observer.name", "device_name": "observer.name", "设备名称": "observer.name",
+    "devip": "observer.ip", "dev_ip": "observer.ip", "device_ip": "observer.ip", "设备ip": "observer.ip",
+    "hostname": "host.name", "主机名": "host.name",
+    "cmd": "process.command_line", "command": "process.command_line", "命令": "process.command_line",
+}
+
+INTEGER_FIELDS = frozenset({
+    "source.port", "destination.port", "source.bytes", "destination.bytes", "http.response.status_code",
+    "source.nat.port", "destination.nat.port",
+})
+IP_FIELDS = frozenset({"source.ip", "destination.ip", "source.nat.ip", "destination.nat.ip", "observer.ip", "host.ip"})
+_SANITIZE = re.compile(r"[^\w\u4e00-\u9fff]+")
+
+
+def normalize_key(key: str) -> str:
+    return key.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def valid_ip(value: str) -> str | None:
+    """The canonical form of an IP address (IPv4-mapped and zone ids handled), else None."""
+    value = value.strip().strip("[]")
+    try:
+        return str(ipaddress.ip_address(value.split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
+def apply_fields(
+    doc: Doc,
+    pairs: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
+    keep_rest: bool = True,
+) -> None:
+    """Write pairs to ECS: `extra` (vendor-specific key -> field) first, then ECS_KEYS.
+
+    A value that does not fit its field (a non-IP in source.ip, a non-number in a port) and
+    every unknown key go under soc.device.<key>, so nothing the device said is lost.
+    """
+    for key, value in pairs.items():
+        if value in ("", "-", "--", "N/A", "null", "NULL"):
+            continue
+        nkey = normalize_key(key)
+        field = (extra or {}).get(key) or (extra or {}).get(nkey) or ECS_KEYS.get(nkey)
+        if field is not None and get_path(doc, field) is None and _set_typed(doc, field, value):
+            continue
+        if keep_rest:
+            set_path(doc, f"soc.device.{_SANITIZE.sub('_', key).strip('_') or 'field'}", value)
+
+
+def _set_typed(doc: Doc, field: str, value: str) -> bool:
+    if field in IP_FIELDS:
+        ip = valid_ip(value)
+        if ip is None:
+            return False
+        set_path(doc, field, ip)
+        return True
+    if field in INTEGER_FIELDS:
+        if not value.isdigit():
+            return False
+        set_path(doc, field, int(value))
+        return True
+    if field == "network.transport":
+        value = value.lower()
+    set_path(doc, field, value)
+    return True
+
+
+def relate_ips(doc: Doc, text: str) -> None:
+    """Put every IP address written in text into related.ip (ECS), so a search finds the line."""
+    found = []
+    for rx in (IPV4, IPV6):
+        for m in rx.finditer(text):
+            ip = valid_ip(m.group(0))
+            if ip is not None and ip not in found:
+                found.append(ip)
+    if not found:
+        return
+    related: list[Any] = get_path(doc, "related.ip") or []
+    for ip in found:
+        if ip not in related:
+            related.append(ip)
+    set_path(doc, "related.ip", related)
+
+
+def set_observer(doc: Doc, vendor: str, product: str, kind: str) -> None:
+    """observer.vendor/product/type: the reporting device (ECS observer.type: firewall, ids, ...)."""
+    set_path(doc, "observer.vendor", vendor)
+    set_path(doc, "observer.product", product)
+    set_path(doc, "observer.type", kind)
