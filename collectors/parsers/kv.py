@@ -25,7 +25,7 @@ _PAIR = re.compile(
     r"""(?:"(?P<dq>[^"]{0,8192})"|'(?P<sq>[^']{0,8192})'|(?P<bare>[^\s;,|&]{0,8192}))"""
 )
 
-IPV4 = re.compile(r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])")
+IPV4 = re.compile(r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?!\d|\.\d)")
 # Candidates only: ipaddress decides (MAC addresses and clock times are refused there).
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w{1,16})?(?![\w:.])")
 
