@@ -1,50 +1,97 @@
 """Where every collector sends what it receives: soc.raw, through an idempotent producer.
 
-Records queue in memory (bounded) and a sender task hands them to aiokafka, which batches
-them per partition. A TCP or HTTP input awaits room in the queue, so a slow Kafka slows the
-senders instead of losing lines; UDP cannot wait, so a full queue drops and counts the drop.
-A send that fails is retried with backoff; the disk spool for a long Kafka outage is issue 3.
+Records queue in memory (bounded) and a sender task hands them to aiokafka (acks from all
+in-sync replicas, idempotent), which batches them per partition. A TCP, file or HTTP input
+awaits room in the queue, so a slow Kafka slows the senders instead of losing lines; UDP cannot
+wait, so a full queue drops and counts the drop.
+
+When Kafka cannot take records (a send fails after the producer's own retries), the sink
+switches to the disk spool (collectors/spool.py): that record and every later one are appended
+there, in order, and a drain task re-sends from the head of the spool until it is empty, then
+the sink goes back to sending directly. The spool is bounded; when it is full a record is
+dropped with reason `spool_full`, counted and logged — the only way a line is lost, and a loud one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from soc.metrics import DROPPED, ERRORS, IN_FLIGHT, RECEIVED, RECEIVED_BYTES, RETRIES, SENT
+from collectors.spool import DiskSpool, SpoolFull
+from soc.metrics import DROPPED, ERRORS, IN_FLIGHT, RECEIVED, RECEIVED_BYTES, SENT, SPOOL_BYTES, SPOOLED
 from soc.model import RawRecord
 
 log = logging.getLogger(__name__)
 
-SEND_ATTEMPTS = 8
+DRAIN_BATCH = 500
 
 
 class KafkaSink:
     """One producer per collector process, with the same metrics for every collector."""
 
-    def __init__(self, bootstrap: str, topic: str, stage: str, queue_size: int = 20000) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        stage: str,
+        spool_dir: Path,
+        spool_max_bytes: int = 1024**3,
+        queue_size: int = 20000,
+        request_timeout_ms: int = 15000,
+    ) -> None:
         self.topic = topic
         self.stage = stage
         self.queue: asyncio.Queue[RawRecord] = asyncio.Queue(maxsize=queue_size)
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+        self._bootstrap = bootstrap
+        self._request_timeout_ms = request_timeout_ms
+        self.producer = self._new_producer()
+        self.spool = DiskSpool(spool_dir, spool_max_bytes)
+        self.spooling = len(self.spool) > 0  # a restart with a non-empty spool drains it first
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._pending: set[asyncio.Future[object]] = set()
+        SPOOL_BYTES.labels(stage).set(self.spool.bytes)
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
             max_batch_size=512 * 1024,
             max_request_size=4 * 1024 * 1024,
-            request_timeout_ms=30000,
-            client_id=stage,
+            request_timeout_ms=self._request_timeout_ms,
+            client_id=self.stage,
         )
-        self._sender: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Future[None]] = set()
+
+    async def _suspend(self) -> None:
+        """Stop the producer during an outage: aiokafka would otherwise retry its connection in a
+        tight loop (about 15,000 attempts a second, measured). The drain loop starts a new one."""
+        producer, self._started = self.producer, False
+        self.producer = self._new_producer()
+        try:
+            await asyncio.wait_for(producer.stop(), timeout=self._request_timeout_ms / 1000 + 5)
+        except (TimeoutError, KafkaError):
+            pass
+        for fut in list(self._pending):
+            fut.cancel()  # its callback puts the record in the spool
 
     async def start(self) -> None:
-        await self.producer.start()
-        self._sender = asyncio.create_task(self._run(), name=f"{self.stage}-sender")
+        try:
+            await self.producer.start()
+            self._started = True
+        except KafkaError as exc:
+            # Kafka is down at start: collect anyway, into the spool.
+            log.error("%s: Kafka unreachable at start (%s); spooling to %s", self.stage, exc, self.spool.dir)
+            self.spooling = True
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"{self.stage}-sender"),
+            asyncio.create_task(self._drain(), name=f"{self.stage}-drain"),
+        ]
 
     def offer(self, record: RawRecord) -> bool:
         """Queue without waiting (UDP); False, counted as dropped, when the queue is full."""
@@ -68,54 +115,109 @@ class KafkaSink:
     async def _run(self) -> None:
         while True:
             record = await self.queue.get()
-            await self._send(record, attempt=1)
+            value = record.encode()
+            if self.spooling:
+                self._to_spool(value)
+            else:
+                await self._send(value, record.source_id.encode())
             self.queue.task_done()
 
-    async def _send(self, record: RawRecord, attempt: int) -> None:
-        value = record.encode()
+    async def _send(self, value: bytes, key: bytes) -> None:
         try:
-            fut = await self.producer.send(self.topic, value=value, key=record.source_id.encode())
+            fut = await self.producer.send(self.topic, value=value, key=key)
         except KafkaError as exc:
-            self._failed(record, attempt, exc)
+            self._failed(value, exc)
             return
         IN_FLIGHT.labels(self.stage).inc()
         self._pending.add(fut)
-        fut.add_done_callback(lambda f, r=record, a=attempt: self._done(f, r, a))
+        fut.add_done_callback(lambda f, v=value: self._done(f, v))
 
-    def _done(self, fut: asyncio.Future[None], record: RawRecord, attempt: int) -> None:
+    def _done(self, fut: asyncio.Future[object], value: bytes) -> None:
         self._pending.discard(fut)
         IN_FLIGHT.labels(self.stage).dec()
         exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
         if exc is None:
             SENT.labels(self.stage).inc()
         else:
-            self._failed(record, attempt, exc)
+            self._failed(value, exc)
 
-    def _failed(self, record: RawRecord, attempt: int, exc: BaseException) -> None:
+    def _failed(self, value: bytes, exc: BaseException) -> None:
         ERRORS.labels(self.stage, type(exc).__name__).inc()
-        if attempt >= SEND_ATTEMPTS:
-            DROPPED.labels(self.stage, "kafka_unavailable").inc()
-            log.error("%s: gave up on a record from %s after %d attempts: %s", self.stage, record.source_id,
-                      attempt, exc)
+        if not self.spooling:
+            log.error("%s: Kafka did not take a record (%s: %s); spooling to %s until it does",
+                      self.stage, type(exc).__name__, exc, self.spool.dir)
+            self.spooling = True
+            if self._started:
+                self._tasks.append(asyncio.ensure_future(self._suspend()))
+        self._to_spool(value)
+
+    def _to_spool(self, value: bytes) -> None:
+        try:
+            self.spool.append(value)
+        except SpoolFull as exc:
+            DROPPED.labels(self.stage, "spool_full").inc()
+            log.error("%s: %s; a record was dropped", self.stage, exc)
             return
-        RETRIES.labels(self.stage, type(exc).__name__).inc()
-        delay = min(0.2 * 2**attempt, 10.0)
-        asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(self._send(record, attempt + 1))
-        )
+        SPOOLED.labels(self.stage).inc()
+        SPOOL_BYTES.labels(self.stage).set(self.spool.bytes)
+
+    async def _drain(self) -> None:
+        """While spooling: re-send from the head of the spool, in order; then resume direct sends."""
+        backoff = 0.5
+        while True:
+            if not self.spooling:
+                await asyncio.sleep(0.2)
+                continue
+            if self._pending:
+                # Let in-flight sends finish (or fail into the spool) before the spool goes first.
+                await asyncio.wait(list(self._pending), timeout=1.0)
+                continue
+            if not self._started:
+                try:
+                    await self.producer.start()
+                    self._started = True
+                except KafkaError as exc:
+                    ERRORS.labels(self.stage, type(exc).__name__).inc()
+                    await self._suspend()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+            batch = self.spool.peek(DRAIN_BATCH)
+            if not batch:
+                self.spooling = False
+                log.warning("%s: spool drained; sending directly again", self.stage)
+                continue
+            try:
+                futs = [await self.producer.send(self.topic, value=v, key=RawRecord.decode(v).source_id.encode())
+                        for v in batch]
+                await asyncio.gather(*futs)
+            except KafkaError as exc:
+                ERRORS.labels(self.stage, type(exc).__name__).inc()
+                await self._suspend()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = 0.5
+            self.spool.pop(len(batch))
+            SENT.labels(self.stage).inc(len(batch))
+            SPOOL_BYTES.labels(self.stage).set(self.spool.bytes)
 
     async def flush(self) -> None:
-        """Wait until everything queued has been acknowledged by Kafka."""
+        """Wait until everything queued is acknowledged by Kafka or safely in the spool."""
         await self.queue.join()
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-        await self.producer.flush()
+        self.spool.flush()
 
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self.flush(), timeout=30)
         except TimeoutError:
-            log.error("%s: %d records not acknowledged at shutdown", self.stage, self.queue.qsize() + len(self._pending))
-        if self._sender is not None:
-            self._sender.cancel()
-        await self.producer.stop()
+            log.error("%s: %d records still queued at shutdown", self.stage, self.queue.qsize())
+        for task in self._tasks:
+            task.cancel()
+        try:
+            await asyncio.wait_for(self.producer.stop(), timeout=10)
+        except (TimeoutError, KafkaError):
+            pass
+        self.spool.close()

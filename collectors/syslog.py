@@ -17,6 +17,7 @@ import time
 from prometheus_client import start_http_server
 
 from collectors.kafka_sink import KafkaSink
+from collectors.sources import Sources, load_sources
 from soc.config import Settings, SyslogSettings
 from soc.metrics import DROPPED, ERRORS, REGISTRY
 from soc.model import RawRecord
@@ -29,23 +30,26 @@ OCTET_PREFIX = re.compile(rb"^[1-9][0-9]{0,7} ")
 class SyslogReceiver:
     """The UDP and TCP servers of one collector process, sharing one Kafka sink."""
 
-    def __init__(self, cfg: SyslogSettings, sink: KafkaSink) -> None:
+    def __init__(self, cfg: SyslogSettings, sink: KafkaSink, sources: Sources | None = None) -> None:
         self.cfg = cfg
         self.sink = sink
+        self.sources = sources or Sources([])
         self.servers: list[asyncio.AbstractServer] = []
         self.transports: list[asyncio.BaseTransport] = []
 
     def record(self, message: bytes, transport: str, peer: tuple[str, int]) -> RawRecord:
+        source = self.sources.for_peer(peer[0])
+        declared = bool(source.peers)
         return RawRecord(
             message=message,
             received_at_ns=time.time_ns(),
             collector=f"syslog-{transport}",
             peer=f"{peer[0]}:{peer[1]}",
-            source_id=f"syslog:{peer[0]}",
-            format_hint="syslog",
-            charset=self.cfg.charset,
-            timezone=self.cfg.timezone,
-            tenant=self.cfg.tenant,
+            source_id=source.id,
+            format_hint=source.format or "syslog",
+            charset=source.charset if declared else self.cfg.charset,
+            timezone=source.timezone if declared else self.cfg.timezone,
+            tenant=source.tenant if declared else self.cfg.tenant,
         )
 
     async def start(self) -> None:
@@ -145,9 +149,14 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 async def run_syslog(settings: Settings, cfg: SyslogSettings) -> None:
     """Run until SIGINT/SIGTERM, then flush what was received to Kafka and stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sink = KafkaSink(settings.kafka_bootstrap, settings.topic("raw"), "collector.syslog")
+    sources = load_sources(settings.sources_file)  # before anything starts: a bad file stops here
+    name = f"syslog-{cfg.tcp_port or cfg.udp_port}"
+    sink = KafkaSink(
+        settings.kafka_bootstrap, settings.topic("raw"), "collector.syslog",
+        spool_dir=settings.spool.folder(name), spool_max_bytes=settings.spool.max_bytes,
+    )
     await sink.start()
-    receiver = SyslogReceiver(cfg, sink)
+    receiver = SyslogReceiver(cfg, sink, sources)
     await receiver.start()
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port, addr=cfg.host, registry=REGISTRY)

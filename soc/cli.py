@@ -132,6 +132,51 @@ def collect_syslog_cmd(
     asyncio.run(run_syslog(s, cfg))
 
 
+@app.command("parse")
+def parse_cmd(
+    format: str = typer.Option("", "--format", help="a registered format; default: the source's, else detect"),
+    sources: Path = typer.Option(None, "--sources", help="a sources file (default: sources_file setting)"),
+    source: str = typer.Option("", "--source", help="the id of a source in the sources file to read as"),
+    charset: str = typer.Option("", help="charset (default: the source's, else utf-8)"),
+    timezone: str = typer.Option("", help="device time zone (default: the source's, else Asia/Shanghai)"),
+    list_formats: bool = typer.Option(False, "--list-formats", help="print the registered formats and exit"),
+) -> None:
+    """Read raw log lines on stdin; print exactly one ECS JSON document per line, in order."""
+    import orjson
+
+    from collectors.parsers import MESSAGE_FORMATS, PARSERS
+    from collectors.sources import Source, load_sources
+    from soc.stream.normalize import preview
+
+    if list_formats:
+        for name in sorted({*PARSERS, *MESSAGE_FORMATS}):
+            console.print(name, highlight=False)
+        return
+    s = _settings()
+    try:
+        declared = load_sources(sources or s.sources_file)
+    except ConfigError as exc:
+        _fail(exc)
+    chosen = next((x for x in declared.sources if x.id == source), None) if source else None
+    if source and chosen is None:
+        _fail(ValueError(f"no source {source!r} in the sources file"))
+    src = chosen or Source(id="stdin")
+    if format and format.lower() not in {"syslog", *PARSERS, *MESSAGE_FORMATS}:
+        _fail(ValueError(f"unknown format {format!r}: see soc parse --list-formats"))
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        doc = preview(
+            line.rstrip(b"\r\n"),
+            source_id=src.id,
+            format_hint=format or src.format or "syslog",
+            charset=charset or src.charset,
+            timezone=timezone or src.timezone,
+            tenant=src.tenant,
+        )
+        out.write(orjson.dumps(doc) + b"\n")
+    out.flush()
+
+
 @app.command("demo")
 def demo_cmd(
     keep_running: bool = typer.Option(False, help="leave the worker and collector running at the end"),

@@ -107,6 +107,21 @@ class SyslogSettings(BaseModel):
     tenant: str = ""
 
 
+class SpoolSettings(BaseModel):
+    """Where collectors keep what Kafka cannot take yet (one sub-folder per collector)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dir: Path | None = None  # default: /var/lib/soc/spool as root, else ~/.local/state/soc/spool
+    max_bytes: int = Field(1024**3, ge=1024 * 1024)
+
+    def folder(self, collector: str) -> Path:
+        base = self.dir
+        if base is None:
+            base = Path("/var/lib/soc/spool") if os.geteuid() == 0 else Path.home() / ".local/state/soc/spool"
+        return base / collector
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place."""
 
@@ -117,7 +132,9 @@ class Settings(BaseSettings):
     stack: StackSettings = Field(default_factory=StackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     syslog: SyslogSettings = Field(default_factory=SyslogSettings)
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)
     topic_prefix: str = "soc"
+    sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
 
     # Shortcuts named in the README: SOC_KAFKA_BOOTSTRAP and SOC_ES_URL.
     @classmethod

@@ -32,6 +32,8 @@ INGEST_TO_INDEXED = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60),
     registry=REGISTRY,
 )
+SPOOLED = Counter("soc_spooled", "Records written to a collector's disk spool", ["stage"], registry=REGISTRY)
+SPOOL_BYTES = Gauge("soc_spool_bytes", "Bytes waiting in a collector's disk spool", ["stage"], registry=REGISTRY)
 IN_FLIGHT = Gauge("soc_in_flight", "Messages accepted but not yet acknowledged downstream", ["stage"], registry=REGISTRY)
 
 

@@ -45,6 +45,7 @@ class Namespace:
             "SOC_SYSLOG__UDP_PORT": str(self.syslog_port),
             "SOC_SYSLOG__TCP_PORT": str(self.syslog_port),
             "SOC_SYSLOG__METRICS_PORT": str(self.metrics_port),
+            "SOC_SPOOL__DIR": f"/tmp/soc-{self.prefix}-spool",
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -114,3 +115,26 @@ def _dead(record: RawRecord, reason: str, error: str) -> Doc:
                 "charset": record.charset},
     )
 
+
+
+def preview(line: bytes, source_id: str, format_hint: str, charset: str, timezone: str, tenant: str = "") -> Doc:
+    """What normalize makes of one line, always as one document (`soc parse`).
+
+    A line that cannot be parsed gives a document with error.type/error.message set and
+    event.original kept, so a tool's output stays aligned with its input, line for line.
+    """
+    record = RawRecord(
+        message=line, received_at_ns=time.time_ns(), collector="soc-parse", peer="", source_id=source_id,
+        format_hint=format_hint, charset=charset, timezone=timezone, tenant=tenant,
+    )
+    key, doc = normalize(record.encode())
+    if key is not None:
+        return doc
+    dl = doc["soc"]["deadletter"]
+    text, _ = decode_text(line, charset)
+    return {
+        "@timestamp": iso(record.received_at),
+        "event": {"kind": "pipeline_error", "original": text},
+        "error": {"type": dl["reason"], "message": dl["error"]},
+        "soc": {"source_id": source_id},
+    }

@@ -1,0 +1,63 @@
+"""The collector's disk spool: first in, first out, bounded, and it survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import collectors.spool as spool_mod
+from collectors.spool import DiskSpool, SpoolFull
+
+
+@pytest.fixture(autouse=True)
+def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool_mod, "SEGMENT_BYTES", 1000)  # many segments with little data
+
+
+def records(n: int, start: int = 0) -> list[bytes]:
+    return [f"record {i} ".encode() * (1 + i % 7) for i in range(start, start + n)]
+
+
+def test_records_come_out_in_the_order_they_went_in(tmp_path: Path) -> None:
+    sp = DiskSpool(tmp_path, 1_000_000)
+    for r in records(500):
+        sp.append(r)
+    assert len(sp) == 500
+    out: list[bytes] = []
+    while len(sp):
+        batch = sp.peek(37)
+        out.extend(batch)
+        sp.pop(len(batch))
+    assert out == records(500)
+    assert len(list(tmp_path.glob("*.seg"))) <= 1  # consumed segments are deleted
+
+
+def test_a_restart_resumes_where_the_drain_stopped(tmp_path: Path) -> None:
+    sp = DiskSpool(tmp_path, 1_000_000)
+    for r in records(300):
+        sp.append(r)
+    sp.pop(len(sp.peek(120)))
+    sp.flush()
+    sp.close()  # the collector stops (or is killed after the flush)
+
+    again = DiskSpool(tmp_path, 1_000_000)
+    assert len(again) == 180
+    for r in records(10, start=300):
+        again.append(r)
+    assert again.peek(1000) == records(180, start=120) + records(10, start=300)
+
+
+def test_a_full_spool_refuses_and_says_so(tmp_path: Path) -> None:
+    sp = DiskSpool(tmp_path, 2_000)
+    accepted = 0
+    with pytest.raises(SpoolFull, match="full"):
+        for r in records(1000):
+            sp.append(r)
+            accepted += 1
+    assert 0 < accepted < 1000
+    assert sp.bytes <= 2_000
+    # Draining makes room again.
+    sp.pop(len(sp.peek(10)))
+    sp.append(b"after drain")
+    assert sp.peek(1000)[-1] == b"after drain"
