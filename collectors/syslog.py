@@ -149,6 +149,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 async def run_syslog(settings: Settings, cfg: SyslogSettings) -> None:
     """Run until SIGINT/SIGTERM, then flush what was received to Kafka and stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the sink reports outages itself
     sources = load_sources(settings.sources_file)  # before anything starts: a bad file stops here
     name = f"syslog-{cfg.tcp_port or cfg.udp_port}"
     sink = KafkaSink(

@@ -177,6 +177,19 @@ def parse_cmd(
     out.flush()
 
 
+@collect_app.command("http")
+def collect_http_cmd(
+    host: str = typer.Option(None, help="address to listen on (default: http.host)"),
+    port: int = typer.Option(None, help="port (default: http.port)"),
+) -> None:
+    """Receive NDJSON batches over HTTP (POST /v1/logs, per-source bearer token) into soc.raw."""
+    from collectors.http import run_http
+
+    s = _settings()
+    cfg = s.http.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    asyncio.run(run_http(s, cfg))
+
+
 @app.command("demo")
 def demo_cmd(
     keep_running: bool = typer.Option(False, help="leave the worker and collector running at the end"),

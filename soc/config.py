@@ -107,6 +107,17 @@ class SyslogSettings(BaseModel):
     tenant: str = ""
 
 
+class HttpSettings(BaseModel):
+    """`soc collect http`: NDJSON batches authenticated by a per-source token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8088, ge=1, le=65535)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_line_bytes: int = Field(1024 * 1024 + 1024, ge=1024)
+
+
 class SpoolSettings(BaseModel):
     """Where collectors keep what Kafka cannot take yet (one sub-folder per collector)."""
 
@@ -132,6 +143,7 @@ class Settings(BaseSettings):
     stack: StackSettings = Field(default_factory=StackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     syslog: SyslogSettings = Field(default_factory=SyslogSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)

@@ -34,6 +34,7 @@ class Namespace:
     web_port: int = field(default_factory=free_port)
     syslog_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
 
     def env(self) -> dict[str, str]:
         return {
@@ -46,6 +47,7 @@ class Namespace:
             "SOC_SYSLOG__TCP_PORT": str(self.syslog_port),
             "SOC_SYSLOG__METRICS_PORT": str(self.metrics_port),
             "SOC_SPOOL__DIR": f"/tmp/soc-{self.prefix}-spool",
+            "SOC_HTTP__PORT": str(self.http_port),
         }
 
 
@@ -60,6 +62,7 @@ class LocalPipeline:
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.worker: subprocess.Popen[bytes] | None = None
         self.collector: subprocess.Popen[bytes] | None = None
+        self.http: subprocess.Popen[bytes] | None = None
         self._restarts = 0
 
     @property
@@ -92,16 +95,23 @@ class LocalPipeline:
 
     def start_collector(self, timeout: float = 60.0) -> None:
         self.collector = self._spawn("collector", ["collect", "syslog"])
+        self._wait_port(self.collector, "collector", self.ns.syslog_port, timeout)
+
+    def start_http_collector(self, timeout: float = 60.0) -> None:
+        self.http = self._spawn("http", ["collect", "http"])
+        self._wait_port(self.http, "http", self.ns.http_port, timeout)
+
+    def _wait_port(self, proc: subprocess.Popen[bytes], name: str, port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.collector.poll() is not None:
-                raise RuntimeError(f"collector exited: {self.tail('collector')}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {self.tail(name)}")
             try:
-                with socket.create_connection(("127.0.0.1", self.ns.syslog_port), timeout=0.5):
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"collector not listening after {timeout}s: {self.tail('collector')}")
+        raise RuntimeError(f"{name} not listening after {timeout}s: {self.tail(name)}")
 
     def start(self) -> None:
         self.start_worker()
@@ -117,10 +127,11 @@ class LocalPipeline:
         return self.worker is not None and self.worker.poll() is None
 
     def stop(self) -> None:
-        for proc in (self.collector, self.worker):
+        procs = [self.collector, self.http, self.worker]
+        for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (self.collector, self.worker):
+        for proc in procs:
             if proc is None:
                 continue
             try:
@@ -154,7 +165,7 @@ class LocalPipeline:
         """The Prometheus counters of the worker or the collector, as {name{labels}: value}."""
         import urllib.request
 
-        port = self.ns.web_port if which == "worker" else self.ns.metrics_port
+        port = {"worker": self.ns.web_port, "collector": self.ns.metrics_port, "http": self.ns.http_port}[which]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         out: dict[str, float] = {}
