@@ -34,6 +34,7 @@ class Source(BaseModel):
     timezone: str = "Asia/Shanghai"
     tenant: str = ""
     token: str | None = None  # HTTP collector: the bearer token this source sends
+    multiline_start: str | None = None  # file tail: a regex that starts a record; others continue it
 
     @field_validator("peers")
     @classmethod
@@ -51,6 +52,18 @@ class Source(BaseModel):
         if name.lower() not in known:
             raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(known - {''}))}")
         return name.lower()
+
+    @field_validator("multiline_start")
+    @classmethod
+    def _regex(cls, rx: str | None) -> str | None:
+        if rx is not None:
+            import re
+
+            try:
+                re.compile(rx)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return rx
 
     @field_validator("charset")
     @classmethod

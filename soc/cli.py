@@ -177,6 +177,19 @@ def parse_cmd(
     out.flush()
 
 
+@collect_app.command("file")
+def collect_file_cmd(
+    path: list[str] = typer.Option(None, "--path", help="a glob to follow (repeatable); default: the sources file's paths"),
+    state_dir: Path = typer.Option(None, help="where read offsets are kept (default: file.state_dir)"),
+) -> None:
+    """Follow log files (rotation and truncation handled, offsets kept) into soc.raw."""
+    from collectors.file_tail import run_file
+
+    s = _settings()
+    cfg = s.file.model_copy(update={"state_dir": state_dir} if state_dir else {})
+    asyncio.run(run_file(s, cfg, list(path or [])))
+
+
 @collect_app.command("http")
 def collect_http_cmd(
     host: str = typer.Option(None, help="address to listen on (default: http.host)"),

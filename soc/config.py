@@ -118,6 +118,19 @@ class HttpSettings(BaseModel):
     max_line_bytes: int = Field(1024 * 1024 + 1024, ge=1024)
 
 
+class FileSettings(BaseModel):
+    """`soc collect file`: where read offsets are kept and how often files are polled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state_dir: Path = Field(default_factory=lambda: (
+        Path("/var/lib/soc/file-offsets") if os.geteuid() == 0 else Path.home() / ".local/state/soc/file-offsets"))
+    poll_interval_s: float = Field(0.5, gt=0)
+    flush_idle_s: float = Field(2.0, gt=0)  # a last line without newline is sent after this
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(9515, ge=1, le=65535)
+
+
 class SpoolSettings(BaseModel):
     """Where collectors keep what Kafka cannot take yet (one sub-folder per collector)."""
 
@@ -144,6 +157,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     syslog: SyslogSettings = Field(default_factory=SyslogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    file: FileSettings = Field(default_factory=FileSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)

@@ -35,6 +35,7 @@ class Namespace:
     syslog_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
+    file_metrics_port: int = field(default_factory=free_port)
 
     def env(self) -> dict[str, str]:
         return {
@@ -48,6 +49,8 @@ class Namespace:
             "SOC_SYSLOG__METRICS_PORT": str(self.metrics_port),
             "SOC_SPOOL__DIR": f"/tmp/soc-{self.prefix}-spool",
             "SOC_HTTP__PORT": str(self.http_port),
+            "SOC_FILE__STATE_DIR": f"/tmp/soc-{self.prefix}-file-offsets",
+            "SOC_FILE__METRICS_PORT": str(self.file_metrics_port),
         }
 
 
@@ -63,6 +66,8 @@ class LocalPipeline:
         self.worker: subprocess.Popen[bytes] | None = None
         self.collector: subprocess.Popen[bytes] | None = None
         self.http: subprocess.Popen[bytes] | None = None
+        self.file: subprocess.Popen[bytes] | None = None
+        self._file_runs = 0
         self._restarts = 0
 
     @property
@@ -97,6 +102,24 @@ class LocalPipeline:
         self.collector = self._spawn("collector", ["collect", "syslog"])
         self._wait_port(self.collector, "collector", self.ns.syslog_port, timeout)
 
+    def start_file_collector(self, globs: list[str]) -> None:
+        args = ["collect", "file"]
+        for g in globs:
+            args += ["--path", g]
+        self.file = self._spawn(f"file{self._file_runs or ''}", args)
+        self._file_runs += 1
+        deadline = time.monotonic() + 60
+        log = self.log_dir / f"file{self._file_runs - 1 or ''}.log"
+        while "READY" not in log.read_text(errors="replace"):
+            if self.file.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"file collector did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+
+    def stop_file_collector(self) -> None:
+        if self.file is not None and self.file.poll() is None:
+            os.killpg(self.file.pid, signal.SIGTERM)
+            self.file.wait(timeout=60)
+
     def start_http_collector(self, timeout: float = 60.0) -> None:
         self.http = self._spawn("http", ["collect", "http"])
         self._wait_port(self.http, "http", self.ns.http_port, timeout)
@@ -127,7 +150,7 @@ class LocalPipeline:
         return self.worker is not None and self.worker.poll() is None
 
     def stop(self) -> None:
-        procs = [self.collector, self.http, self.worker]
+        procs = [self.collector, self.http, self.file, self.worker]
         for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -165,7 +188,8 @@ class LocalPipeline:
         """The Prometheus counters of the worker or the collector, as {name{labels}: value}."""
         import urllib.request
 
-        port = {"worker": self.ns.web_port, "collector": self.ns.metrics_port, "http": self.ns.http_port}[which]
+        port = {"worker": self.ns.web_port, "collector": self.ns.metrics_port, "http": self.ns.http_port,
+                "file": self.ns.file_metrics_port}[which]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         out: dict[str, float] = {}

@@ -1,0 +1,205 @@
+"""`soc collect file`: follow log files by glob into soc.raw, surviving rotation, truncation, restarts.
+
+Files are followed by identity (device, inode), not by name: a rotated file (renamed away) is
+read to its end through the descriptor already open, while the new file under the old name
+is read from its start. A file that shrinks below the read offset was truncated (copytruncate)
+and is read again from its start. Offsets are saved only after what was read is in Kafka or the
+disk spool, so a restart neither skips a line nor (except for the last unsaved read) repeats one.
+A source may declare `multiline_start` (a regex): lines that do not match it continue the
+previous record (stack traces, bastion-host command blocks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import json
+import logging
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collectors.kafka_sink import KafkaSink
+from collectors.sources import Source, Sources, load_sources
+from soc.config import FileSettings, Settings
+from prometheus_client import start_http_server
+
+from soc.metrics import ERRORS, REGISTRY
+from soc.model import RawRecord
+
+log = logging.getLogger(__name__)
+
+STAGE = "collector.file"
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Followed:
+    """One file being followed."""
+
+    key: str  # "dev:inode"
+    path: str
+    fd: int
+    offset: int
+    source: Source
+    partial: bytes = b""
+    pending: list[bytes] = field(default_factory=list)  # multi-line record being assembled
+    last_data: float = field(default_factory=time.monotonic)
+    start: re.Pattern[bytes] | None = None
+
+
+class FileTailer:
+    """Discover files by glob, read what is new, hand complete records to the sink."""
+
+    def __init__(self, cfg: FileSettings, sources: Sources, sink: KafkaSink, globs: list[str]) -> None:
+        self.cfg = cfg
+        self.sources = sources
+        self.sink = sink
+        self.globs = globs
+        self.state_path = cfg.state_dir / "offsets.json"
+        self.saved: dict[str, dict[str, object]] = self._load_state()
+        self.files: dict[str, Followed] = {}
+
+    def _load_state(self) -> dict[str, dict[str, object]]:
+        try:
+            return json.loads(self.state_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _save_state(self) -> None:
+        state = {f.key: {"path": f.path, "offset": f.offset - len(f.partial) - sum(len(p) + 1 for p in f.pending)}
+                 for f in self.files.values()}
+        self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.state_path)
+        self.saved = state
+
+    def _discover(self) -> None:
+        current: dict[str, str] = {}
+        for pattern in self.globs:
+            for path in glob.glob(pattern):
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                current[f"{st.st_dev}:{st.st_ino}"] = path
+        for key, path in current.items():
+            if key in self.files:
+                self.files[key].path = path  # renamed but still matched: keep following
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError as exc:
+                ERRORS.labels(STAGE, type(exc).__name__).inc()
+                continue
+            offset = int(self.saved.get(key, {}).get("offset", 0))  # type: ignore[arg-type]
+            if offset > os.fstat(fd).st_size:
+                offset = 0  # truncated while we were away
+            source = self.sources.for_path(path)
+            start = re.compile(source.multiline_start.encode()) if source.multiline_start else None
+            self.files[key] = Followed(key, path, fd, offset, source, start=start)
+            log.info("following %s from byte %d (source %s)", path, offset, source.id)
+
+    async def poll_once(self) -> int:
+        """One pass over every followed file; returns the number of records handed to the sink."""
+        self._discover()
+        sent = 0
+        for key in list(self.files):
+            f = self.files[key]
+            size = os.fstat(f.fd).st_size
+            if size < f.offset:
+                log.warning("%s was truncated (%d < %d bytes read): reading it again from the start",
+                            f.path, size, f.offset)
+                f.offset, f.partial, f.pending = 0, b"", []
+            while f.offset < size:
+                chunk = os.pread(f.fd, min(READ_CHUNK, size - f.offset), f.offset)
+                if not chunk:
+                    break
+                f.offset += len(chunk)
+                f.last_data = time.monotonic()
+                sent += await self._lines(f, f.partial + chunk)
+            idle = time.monotonic() - f.last_data
+            if idle >= self.cfg.flush_idle_s and (f.partial or f.pending):
+                # A last line without newline, or a multi-line record nobody will continue.
+                if f.partial:
+                    await self._record(f, f.partial)
+                    f.partial = b""
+                    sent += 1
+                sent += await self._flush_pending(f)
+            if not self._still_there(f) and f.offset >= os.fstat(f.fd).st_size and not f.partial and not f.pending:
+                os.close(f.fd)  # rotated away and read to its end
+                del self.files[key]
+        if sent:
+            await self.sink.flush()
+        self._save_state()
+        return sent
+
+    def _still_there(self, f: Followed) -> bool:
+        try:
+            st = os.stat(f.path)
+        except FileNotFoundError:
+            return False
+        return f"{st.st_dev}:{st.st_ino}" == f.key
+
+    async def _lines(self, f: Followed, data: bytes) -> int:
+        *complete, f.partial = data.split(b"\n")
+        n = 0
+        for line in complete:
+            line = line.rstrip(b"\r")
+            if f.start is None:
+                await self._record(f, line)
+                n += 1
+            elif f.start.match(line) and f.pending:
+                n += await self._flush_pending(f)
+                f.pending = [line]
+            else:
+                f.pending.append(line)
+        return n
+
+    async def _flush_pending(self, f: Followed) -> int:
+        if not f.pending:
+            return 0
+        await self._record(f, b"\n".join(f.pending))
+        f.pending = []
+        return 1
+
+    async def _record(self, f: Followed, message: bytes) -> None:
+        s = f.source
+        await self.sink.put(RawRecord(
+            message=message, received_at_ns=time.time_ns(), collector="file", peer="", source_id=s.id,
+            format_hint=s.format, charset=s.charset, timezone=s.timezone, tenant=s.tenant,
+        ))
+
+
+async def run_file(settings: Settings, cfg: FileSettings, globs: list[str]) -> None:
+    """Follow until SIGINT/SIGTERM; then flush, save offsets and stop."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    sources = load_sources(settings.sources_file)
+    globs = globs or [g for s in sources.sources for g in s.paths]
+    if not globs:
+        raise SystemExit("no files to follow: give --path GLOB or declare `paths` in the sources file")
+    sink = KafkaSink(settings.kafka_bootstrap, settings.topic("raw"), STAGE,
+                     spool_dir=settings.spool.folder("file"), spool_max_bytes=settings.spool.max_bytes)
+    await sink.start()
+    tailer = FileTailer(cfg, sources, sink, globs)
+    if cfg.metrics_port:
+        start_http_server(cfg.metrics_port, addr=cfg.metrics_host, registry=REGISTRY)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("file collector following %s, sending to %s", globs, settings.topic("raw"))
+    print("READY", flush=True)
+    while not stop.is_set():
+        await tailer.poll_once()
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=cfg.poll_interval_s)
+        except TimeoutError:
+            pass
+    await tailer.poll_once()
+    await sink.stop()
