@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import signal
+import ssl
 import time
 
 from prometheus_client import start_http_server
@@ -61,7 +62,14 @@ class SyslogReceiver:
             self.transports.append(transport)
         if self.cfg.tcp_port:
             server = await asyncio.start_server(
-                self._handle_tcp, self.cfg.host, self.cfg.tcp_port, limit=self.cfg.max_line_bytes
+                lambda r, w: self._handle_tcp(r, w, "tcp"), self.cfg.host, self.cfg.tcp_port,
+                limit=self.cfg.max_line_bytes,
+            )
+            self.servers.append(server)
+        if self.cfg.tls_port:
+            server = await asyncio.start_server(
+                lambda r, w: self._handle_tcp(r, w, "tls"), self.cfg.host, self.cfg.tls_port,
+                limit=self.cfg.max_line_bytes, ssl=tls_context(self.cfg),
             )
             self.servers.append(server)
 
@@ -73,7 +81,7 @@ class SyslogReceiver:
         for server in self.servers:
             await server.wait_closed()
 
-    async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str) -> None:
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         buf = bytearray()
         octet_mode: bool | None = None
@@ -88,15 +96,17 @@ class SyslogReceiver:
                     if len(buf) < 9 and buf[:1].isdigit() and b" " not in buf:
                         continue
                     octet_mode = OCTET_PREFIX.match(buf) is not None
-                octet_mode = await self._drain(buf, octet_mode, peer, max_len)
+                octet_mode = await self._drain(buf, octet_mode, peer, max_len, transport)
             if buf.strip(b"\r\n"):
-                await self.sink.put(self.record(bytes(buf.rstrip(b"\r\n")), "tcp", peer))
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                await self.sink.put(self.record(bytes(buf.rstrip(b"\r\n")), transport, peer))
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
             ERRORS.labels("collector.syslog", type(exc).__name__).inc()
         finally:
             writer.close()
 
-    async def _drain(self, buf: bytearray, octet_mode: bool, peer: tuple[str, int], max_len: int) -> bool:
+    async def _drain(
+        self, buf: bytearray, octet_mode: bool, peer: tuple[str, int], max_len: int, transport: str
+    ) -> bool:
         """Emit every complete frame at the start of buf; keep the incomplete rest."""
         while buf:
             if octet_mode:
@@ -116,7 +126,7 @@ class SyslogReceiver:
                     return octet_mode
                 message = bytes(buf[start : start + length])
                 del buf[: start + length]
-                await self.sink.put(self.record(message.rstrip(b"\r\n"), "tcp", peer))
+                await self.sink.put(self.record(message.rstrip(b"\r\n"), transport, peer))
             else:
                 end = buf.find(b"\n")
                 if end < 0:
@@ -129,8 +139,21 @@ class SyslogReceiver:
                 del buf[: end + 1]
                 if line.endswith(b"\r"):
                     line = line[:-1]
-                await self.sink.put(self.record(line, "tcp", peer))
+                await self.sink.put(self.record(line, transport, peer))
         return octet_mode
+
+
+def tls_context(cfg: SyslogSettings) -> ssl.SSLContext:
+    """Server context for RFC 5425: TLS 1.2+, the configured certificate, optional client certs."""
+    if cfg.tls_cert is None or cfg.tls_key is None:
+        raise ValueError("syslog.tls_port needs syslog.tls_cert and syslog.tls_key (PEM files)")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    if cfg.tls_client_ca is not None:
+        ctx.load_verify_locations(cfg.tls_client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -162,8 +185,8 @@ async def run_syslog(settings: Settings, cfg: SyslogSettings) -> None:
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port, addr=cfg.host, registry=REGISTRY)
     log.info(
-        "syslog collector listening on %s (udp %s, tcp %s), sending to %s at %s",
-        cfg.host, cfg.udp_port, cfg.tcp_port, settings.topic("raw"), settings.kafka_bootstrap,
+        "syslog collector listening on %s (udp %s, tcp %s, tls %s), sending to %s at %s",
+        cfg.host, cfg.udp_port, cfg.tcp_port, cfg.tls_port, settings.topic("raw"), settings.kafka_bootstrap,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

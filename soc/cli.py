@@ -117,6 +117,7 @@ def collect_syslog_cmd(
     host: str = typer.Option(None, help="address to listen on (default: syslog.host)"),
     udp_port: int = typer.Option(None, help="UDP port (0 disables; default: syslog.udp_port)"),
     tcp_port: int = typer.Option(None, help="TCP port (0 disables; default: syslog.tcp_port)"),
+    tls_port: int = typer.Option(None, help="TLS port, RFC 5425 (needs syslog.tls_cert and tls_key)"),
 ) -> None:
     """Receive syslog over UDP and TCP and produce RawRecords to soc.raw."""
     from collectors.syslog import run_syslog
@@ -125,11 +126,14 @@ def collect_syslog_cmd(
     cfg = s.syslog.model_copy(
         update={
             k: (v or None) if k != "host" else v
-            for k, v in {"host": host, "udp_port": udp_port, "tcp_port": tcp_port}.items()
+            for k, v in {"host": host, "udp_port": udp_port, "tcp_port": tcp_port, "tls_port": tls_port}.items()
             if v is not None
         }
     )
-    asyncio.run(run_syslog(s, cfg))
+    try:
+        asyncio.run(run_syslog(s, cfg))
+    except (ValueError, OSError, ConfigError) as exc:
+        _fail(exc)
 
 
 @app.command("parse")

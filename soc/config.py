@@ -101,6 +101,10 @@ class SyslogSettings(BaseModel):
     udp_port: int | None = Field(5514, ge=1, le=65535)
     tcp_port: int | None = Field(5514, ge=1, le=65535)
     metrics_port: int | None = Field(9514, ge=1, le=65535)
+    tls_port: int | None = Field(None, ge=1, le=65535)  # RFC 5425 syslog over TLS (6514 by convention)
+    tls_cert: Path | None = None  # PEM certificate chain of this collector
+    tls_key: Path | None = None  # its PEM private key
+    tls_client_ca: Path | None = None  # when set, senders must present a certificate signed by it
     max_line_bytes: int = Field(1024 * 1024 + 1024, ge=1024)
     charset: str = "utf-8"
     timezone: str = "Asia/Shanghai"
