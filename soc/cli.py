@@ -194,6 +194,18 @@ def collect_file_cmd(
     asyncio.run(run_file(s, cfg, list(path or [])))
 
 
+@collect_app.command("pcap")
+def collect_pcap_cmd(
+    file: Path = typer.Option(None, "--file", help="a capture file (pcap/pcapng) to read to its end"),
+    iface: str = typer.Option(None, "--iface", help="a network interface to capture from (root)"),
+) -> None:
+    """Turn packets into flow events (5-tuple, bytes, packets, TCP flags, first/last seen)."""
+    from collectors.pcap import run_pcap
+
+    s = _settings()
+    asyncio.run(run_pcap(s, s.pcap, file, iface))
+
+
 @collect_app.command("http")
 def collect_http_cmd(
     host: str = typer.Option(None, help="address to listen on (default: http.host)"),

@@ -135,6 +135,17 @@ class FileSettings(BaseModel):
     metrics_port: int | None = Field(9515, ge=1, le=65535)
 
 
+class PcapSettings(BaseModel):
+    """`soc collect pcap`: how packets are grouped into flows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idle_s: float = Field(30.0, gt=0)  # a flow with no packet for this long (packet time) ends
+    active_s: float = Field(300.0, gt=0)  # a longer flow is reported in pieces of this length
+    max_flows: int = Field(200_000, ge=100)  # beyond this, the oldest flows are reported early
+    bpf_filter: str = ""  # live capture only, e.g. "not port 9092"
+
+
 class SpoolSettings(BaseModel):
     """Where collectors keep what Kafka cannot take yet (one sub-folder per collector)."""
 
@@ -162,6 +173,7 @@ class Settings(BaseSettings):
     syslog: SyslogSettings = Field(default_factory=SyslogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     file: FileSettings = Field(default_factory=FileSettings)
+    pcap: PcapSettings = Field(default_factory=PcapSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)

@@ -115,6 +115,11 @@ class LocalPipeline:
                 raise RuntimeError(f"file collector did not start: {log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
 
+    def run_once(self, name: str, args: list[str], timeout: float = 300) -> int:
+        """Run a collector that ends by itself (e.g. `collect pcap --file`); its exit code."""
+        proc = self._spawn(name, args)
+        return proc.wait(timeout=timeout)
+
     def stop_file_collector(self) -> None:
         if self.file is not None and self.file.poll() is None:
             os.killpg(self.file.pid, signal.SIGTERM)

@@ -86,6 +86,11 @@ def register(name: str) -> Callable[[Parser], Parser]:
     return deco
 
 
+# A file-tail line whose forwarder wrote an RFC 3339 time and no PRI:
+# "2026-05-17T18:00:01+00:00 host prog[pid]: msg" (the RFC 3164 parser reads that time).
+_ISO_START = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})? \S+ \S")
+
+
 def register_message(
     name: str,
     *,
@@ -130,7 +135,7 @@ def detect_format(text: str) -> str:
             return "rfc5424"
         if _PRI_START.match(head):
             return "rfc3164"
-    elif _BSD_START.match(head):
+    elif _BSD_START.match(head) or _ISO_START.match(head):
         return "rfc3164"
     raise ParseError("unknown_format", f"cannot detect the format of {head[:32]!r}")
 

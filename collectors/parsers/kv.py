@@ -21,9 +21,11 @@ from .base import Doc
 # separator. Keys may hold CJK characters, letters, digits, _ - . and / (bounded lengths keep
 # matching linear on 1 MB lines).
 _PAIR = re.compile(
-    r"""(?P<key>[\w\u4e00-\u9fff\-./()（）]{1,64}?)\s{0,2}(?P<sep>[=:：])\s{0,2}"""
+    r"""(?P<key>[\w\u4e00-\u9fff\-./()（）]{1,64}?)\s{0,2}(?:(?P<eq>=)|(?P<colon>[:：])\s{0,2})"""
     r"""(?:"(?P<dq>[^"]{0,8192})"|'(?P<sq>[^']{0,8192})'|(?P<bare>[^\s;,|&]{0,8192}))"""
 )
+# After "=" a value starts at once ("OUT= MAC=x" is an empty OUT, then MAC); after ":" or "："
+# spaces may come first ("源地址: 10.1.1.1"), as Chinese consoles print them.
 
 IPV4 = re.compile(r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?!\d|\.\d)")
 # Candidates only: ipaddress decides (MAC addresses and clock times are refused there).
@@ -34,7 +36,7 @@ def split_kv(text: str, seps: str = "=:：") -> dict[str, str]:
     """Every key-value pair of text, first occurrence of a key winning; values unquoted."""
     out: dict[str, str] = {}
     for m in _PAIR.finditer(text):
-        if m.group("sep") not in seps:
+        if (m.group("eq") or m.group("colon")) not in seps:
             continue
         key = m.group("key").strip()
         if not key or key in out:

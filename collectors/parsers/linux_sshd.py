@@ -76,6 +76,12 @@ def _set_event(
 @register_message("linux_sshd", programs=("sshd",))
 def enrich_sshd(message: str, doc: Doc, ctx: ParseContext) -> None:
     """Read an OpenSSH sshd message into ECS fields of `doc`, in place."""
+    if message.startswith(("pam_", "PAM ")):
+        # sshd's PAM stack (pam_faillock lockouts, pam_unix failures): the Linux auth parser's.
+        from .linux_auth import parse_linux_auth
+
+        parse_linux_auth(message, doc, ctx)
+        return
     set_path(doc, "event.module", "system")
     set_path(doc, "event.dataset", "system.auth")
     head = message[:32]
