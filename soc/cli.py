@@ -150,6 +150,7 @@ def parse_cmd(
 
     from collectors.parsers import MESSAGE_FORMATS, PARSERS
     from collectors.sources import Source, load_sources
+    from soc.assets import load_inventory
     from soc.stream.normalize import preview
 
     if list_formats:
@@ -159,6 +160,7 @@ def parse_cmd(
     s = _settings()
     try:
         declared = load_sources(sources or s.sources_file)
+        inventory = load_inventory(s.assets_file)
     except ConfigError as exc:
         _fail(exc)
     chosen = next((x for x in declared.sources if x.id == source), None) if source else None
@@ -176,6 +178,7 @@ def parse_cmd(
             charset=charset or src.charset,
             timezone=timezone or src.timezone,
             tenant=src.tenant,
+            inventory=inventory,
         )
         out.write(orjson.dumps(doc) + b"\n")
     out.flush()

@@ -177,6 +177,7 @@ class Settings(BaseSettings):
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
+    assets_file: Path | None = None  # the asset inventory (assets.example.yaml)
 
     # Shortcuts named in the README: SOC_KAFKA_BOOTSTRAP and SOC_ES_URL.
     @classmethod

@@ -22,6 +22,7 @@ import orjson
 from faust.web import Request, Response, View
 
 from detectors.rules import load_rules
+from soc.assets import load_inventory
 from soc.config import settings
 from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, RECEIVED, SENT, render
 from soc.model import ContractError, get_path, loads
@@ -86,6 +87,7 @@ actions_topic = _topic("actions")
 deadletter_topic = _topic("deadletter")
 
 RULES = load_rules(_cfg.worker.rules_dirs)
+INVENTORY = load_inventory(_cfg.assets_file)  # a bad file stops the worker here, named
 
 
 @app.task
@@ -123,7 +125,7 @@ async def normalize_agent(stream: faust.StreamT) -> None:
         started = _timed("normalize", len(batch))
         sent = 0
         for data in batch:
-            key, doc = normalize(data)
+            key, doc = normalize(data, INVENTORY)
             if key is None:
                 await _dead_letter("normalize", doc)
             else:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.parsers import parse
 from collectors.parsers.base import ParseContext, ParseError
+from soc.assets import AssetInventory
 from soc.model import ECS_VERSION, ContractError, Doc, RawRecord, event_id, iso, set_path
 from soc.stream.deadletter import dead_letter
 
@@ -46,8 +47,11 @@ def decode_text(message: bytes, charset: str) -> tuple[str, list[str]]:
     return message.decode(charset, errors="backslashreplace"), ["_charset_invalid"]
 
 
-def normalize(data: bytes) -> tuple[bytes, Doc] | tuple[None, Doc]:
-    """(key, ECS event) for a good record, or (None, dead letter) for one that cannot be read."""
+def normalize(data: bytes, inventory: AssetInventory | None = None) -> tuple[bytes, Doc] | tuple[None, Doc]:
+    """(key, ECS event) for a good record, or (None, dead letter) for one that cannot be read.
+
+    With an asset inventory, the event is enriched with its asset, tenant and direction.
+    """
     try:
         record = RawRecord.decode(data)
     except ContractError as exc:
@@ -90,6 +94,8 @@ def normalize(data: bytes) -> tuple[bytes, Doc] | tuple[None, Doc]:
         "collector": record.collector,
         "received": iso(record.received_at),
     }
+    if inventory is not None:
+        inventory.enrich(doc)
     return record.source_id.encode(), doc
 
 
@@ -117,7 +123,10 @@ def _dead(record: RawRecord, reason: str, error: str) -> Doc:
 
 
 
-def preview(line: bytes, source_id: str, format_hint: str, charset: str, timezone: str, tenant: str = "") -> Doc:
+def preview(
+    line: bytes, source_id: str, format_hint: str, charset: str, timezone: str, tenant: str = "",
+    inventory: AssetInventory | None = None,
+) -> Doc:
     """What normalize makes of one line, always as one document (`soc parse`).
 
     A line that cannot be parsed gives a document with error.type/error.message set and
@@ -127,7 +136,7 @@ def preview(line: bytes, source_id: str, format_hint: str, charset: str, timezon
         message=line, received_at_ns=time.time_ns(), collector="soc-parse", peer="", source_id=source_id,
         format_hint=format_hint, charset=charset, timezone=timezone, tenant=tenant,
     )
-    key, doc = normalize(record.encode())
+    key, doc = normalize(record.encode(), inventory)
     if key is not None:
         return doc
     dl = doc["soc"]["deadletter"]
