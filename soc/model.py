@@ -197,6 +197,7 @@ class Alert:
     def to_doc(self) -> Doc:
         severity = LEVEL_SEVERITY.get(self.level, 21)
         doc: Doc = {k: v for k, v in self.context.items()}
+        context_soc = doc.pop("soc", {})  # e.g. soc.asset of the events: kept beside soc.alert
         doc.update(
             {
                 "@timestamp": iso(self.last_seen),
@@ -220,6 +221,7 @@ class Alert:
                 "tags": list(self.tags),
                 "threat": attack_from_tags(self.tags),
                 "soc": {
+                    **context_soc,
                     "alert": {
                         "id": self.alert_id,
                         "status": AlertStatus.NEW.value,
@@ -313,7 +315,8 @@ class Action:
         return {
             "@timestamp": self.created,
             "ecs": {"version": ECS_VERSION},
-            "event": {"kind": "event", "id": self.action_id, "dataset": "soc.actions", "module": "soc"},
+            "event": {"kind": "event", "id": self.action_id, "dataset": "soc.actions", "module": "soc",
+                      "created": self.created},
             "soc": {
                 "action": {
                     "id": self.action_id,

@@ -159,8 +159,22 @@ def _set_typed(doc: Doc, field: str, value: str) -> bool:
         return True
     if field == "network.transport":
         value = value.lower()
+    if field == "event.outcome":
+        outcome = OUTCOMES.get(value.strip().lower())
+        if outcome is None:
+            return False  # "1", "浏览"...: kept under soc.device.* instead of a wrong outcome
+        value = outcome
     set_path(doc, field, value)
     return True
+
+
+# ECS event.outcome allows success, failure, unknown: the words devices use for them.
+OUTCOMES = {
+    "success": "success", "succeeded": "success", "successful": "success", "ok": "success", "pass": "success",
+    "成功": "success", "登录成功": "success", "允许": "success",
+    "failure": "failure", "fail": "failure", "failed": "failure", "error": "failure", "denied": "failure",
+    "失败": "failure", "登录失败": "failure", "拒绝": "failure", "unknown": "unknown", "未知": "unknown",
+}
 
 
 def relate_ips(doc: Doc, text: str) -> None:

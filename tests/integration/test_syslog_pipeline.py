@@ -60,12 +60,21 @@ def test_attack_story_is_indexed_and_the_brute_force_alerted(pipeline: LocalPipe
 
     root_login = {"term": {"rule.id": "9a3e2c41-7b6d-4f1a-b8e5-2c7d9f0e1a23"}}
     assert wait_for_count(es, f"{p}-alerts", 1, WAIT, root_login) == 1
-    # Internal administrators' logins raise nothing: only the two alerts of the story exist.
-    assert count(es, f"{p}-alerts") == 2
+    # The WAF's Chinese log of the SQL injection raises the WAF rule's alert, with the asset's IP.
+    sqli = {"bool": {"filter": [{"term": {"rule.id": "6b2f0c8e-3d41-4b7a-9f15-8a0e4c2d7b31"}},
+                                {"term": {"destination.ip": "10.10.0.8"}}]}}
+    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, sqli) == 1
+    # Internal administrators' logins and the ordinary traffic raise nothing else.
+    assert count(es, f"{p}-alerts") == 3
     # Each alert is recorded as an action.
-    assert wait_for_count(es, f"{p}-actions", 2, WAIT) == 2
-    # Addresses are indexed as IPs: a CIDR query finds the attacker's 13 sshd lines.
-    assert count(es, f"{p}-events-*", {"term": {"source.ip": "203.0.113.0/24"}}) == failures + 1
+    assert wait_for_count(es, f"{p}-actions", 3, WAIT) == 3
+    # Addresses are indexed as IPs: a CIDR query finds every line that names the attacker,
+    # whatever device wrote it (host sshd, Huawei firewall, Sangfor WAF, Venustech IDS).
+    naming_attacker = sum(1 for sl in lines if ATTACKER.encode() in sl.data)
+    assert count(es, f"{p}-events-*", {"term": {"source.ip": "203.0.113.0/24"}}) == naming_attacker
+    by_vendor = es.search(index=f"{p}-events-*", size=0, query={"term": {"source.ip": ATTACKER}},
+                          aggs={"v": {"terms": {"field": "observer.vendor"}}})["aggregations"]["v"]["buckets"]
+    assert {b["key"] for b in by_vendor} >= {"huawei", "sangfor", "venus"}
     # Chinese text arrives intact and searchable.
     assert count(es, f"{p}-events-*", {"match_phrase": {"message": "会话建立"}}) > 0
 

@@ -1,0 +1,82 @@
+"""DataCloudSec IPS and vulnerability scanner syslog to ECS: the IPS's quoted
+`SerialNum="…" GenTime="…" SIP=… DIP=…` records and the scanner's `Timestamp=… VulType=…` /
+`UserName=… Ip=… Event=…` records.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from soc.model import get_path, iso, set_path
+
+from . import register_message
+from .base import Doc, ParseContext
+from .kv import apply_fields, relate_ips, set_observer, split_kv
+
+_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+_IPS_KEYS = {"SIP": "source.ip", "DIP": "destination.ip", "SPORT": "source.port", "DPORT": "destination.port",
+             "SMAC": "source.mac", "DMAC": "destination.mac", "IN": "observer.ingress.interface.name",
+             "OUT": "observer.egress.interface.name", "CharacterName": "rule.name", "CharacterID": "rule.id",
+             "SecName": "rule.category", "SecurityPolicyName": "rule.ruleset", "Action": "event.action",
+             "Dest": "soc.device.dest", "VulName": "vulnerability.description", "CVE": "vulnerability.id",
+             "UserName": "user.name", "Ip": "source.ip", "Event": "event.action", "VulLevel": "vulnerability.severity"}
+
+
+def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
+    m = _TS.search(text)
+    if m is None:
+        return
+    try:
+        y, mo, d, h, mi, s = (int(g) for g in m.groups())
+        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
+    except ValueError:
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def sniff_datacloudsec(body: str) -> bool:
+    """DataCloudSec IPS (`SerialNum="…" … SIP=`) or scanner (`Timestamp=… VulType=`, `UserName=… Event=`)."""
+    head = body[:160]
+    return (
+        (head.startswith('SerialNum="') and " SIP=" in head)
+        or (head.startswith("Timestamp=") and " VulType=" in head)
+        or (head.startswith("UserName=") and " Event=" in head and " LogType=" in body[-30:])
+    )
+
+
+@register_message("datacloudsec", sniff=sniff_datacloudsec, priority=20)
+def parse_datacloudsec(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """DataCloudSec IPS alerts/blocks and vulnerability-scanner findings and operations."""
+    pairs = split_kv(body, "=")
+    proto = pairs.pop("Proto", None)
+    apply_fields(doc, pairs, extra=_IPS_KEYS)
+    if proto:
+        set_path(doc, "network.transport", proto.lower())
+    action = get_path(doc, "event.action")
+    if isinstance(action, str) and action.isascii():
+        set_path(doc, "event.action", action.lower())
+    at = max(body.find("GenTime="), body.find("Timestamp="), body.find("Date="))
+    _local_time(doc, body[at:] if at >= 0 else "", ctx)
+    if body.startswith("SerialNum="):
+        kind, product, dataset = "ips", "ips", "ips"
+        category, etype, alert = ["intrusion_detection", "network"], ["info"], True
+        if get_path(doc, "event.action") in ("block", "drop", "deny") or "阻断" in body:
+            etype = ["denied"]
+    elif body.startswith("Timestamp="):
+        kind, product, dataset = "vulnerability_scanner", "vulnscanner", "vuln"
+        category, etype, alert = ["vulnerability"], ["info"], False
+    else:
+        kind, product, dataset = "vulnerability_scanner", "vulnscanner", "operation"
+        category, etype, alert = ["configuration"], ["info"], False
+    outcome = get_path(doc, "event.outcome")
+    if outcome is not None and outcome not in ("success", "failure", "unknown"):
+        set_path(doc, "soc.device.result", outcome)
+        del doc["event"]["outcome"]
+    set_observer(doc, "datacloudsec", product, kind)
+    set_path(doc, "event.module", "datacloudsec")
+    set_path(doc, "event.dataset", f"datacloudsec.{dataset}")
+    set_path(doc, "event.kind", "alert" if alert else "event")
+    set_path(doc, "event.category", category)
+    set_path(doc, "event.type", etype)
+    host = get_path(doc, "host.name")
+    relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)

@@ -1,0 +1,63 @@
+"""EasyNetworks firewall / IDS syslog to ECS: FortiOS-4-style `date=… time=… device_id=APW… log_id=…`
+records and IPS signature logs that reference easynetworks.com.cn.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from soc.model import get_path, iso, set_path
+
+from . import register_message
+from .base import Doc, ParseContext
+from .kv import apply_fields, relate_ips, set_observer, split_kv
+
+_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ ,](?:time=)?(\d{2}):(\d{2}):(\d{2})")
+_PROTO_NUM = {"1": "icmp", "6": "tcp", "17": "udp"}
+_KEYS = {"src_port": "source.port", "dst_port": "destination.port", "src_int": "observer.ingress.interface.name",
+         "dst_int": "observer.egress.interface.name", "policyid": "soc.device.policyid", "status": "event.action",
+         "attack_id": "rule.id", "msg": "rule.name", "device_id": "observer.serial_number", "service": "network.protocol",
+         "sent": "source.bytes", "rcvd": "destination.bytes", "hostname": "url.domain", "url": "url.path"}
+
+
+def sniff_easynetworks(body: str) -> bool:
+    """EasyNetworks: `… device_id=APW… log_id=…` or `log_id=… type=ips … easynetworks.com.cn`."""
+    head = body[:200]
+    return "log_id=" in head and ("device_id=APW" in head or "easynetworks.com.cn" in body[:2048])
+
+
+@register_message("easynetworks_firewall", sniff=sniff_easynetworks, priority=20)
+def parse_easynetworks(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """EasyNetworks traffic, DLP and IPS signature logs."""
+    pairs = split_kv(body, "=")
+    proto = pairs.pop("proto", None)
+    apply_fields(doc, pairs, extra=_KEYS)
+    if proto:
+        set_path(doc, "network.transport", _PROTO_NUM.get(proto, proto.lower()))
+    m = _TS.search(body[:60])
+    if m:
+        try:
+            y, mo, d, h, mi, s = (int(g) for g in m.groups())
+            doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
+        except ValueError:
+            doc.setdefault("tags", []).append("_timestamp_invalid")
+    log_type = pairs.get("type", "")
+    ips = log_type == "ips"
+    action = get_path(doc, "event.action")
+    if isinstance(action, str):
+        set_path(doc, "event.action", action.lower())
+    kind = "ids" if ips else "firewall"
+    category = ["intrusion_detection", "network"] if ips else ["network"]
+    etype = ["connection", "allowed"] if action == "accept" else ["info"] if ips else ["connection"]
+    outcome = get_path(doc, "event.outcome")
+    if outcome is not None and outcome not in ("success", "failure", "unknown"):
+        set_path(doc, "soc.device.result", outcome)
+        del doc["event"]["outcome"]
+    set_observer(doc, "easynetworks", "firewall", kind)
+    set_path(doc, "event.module", "easynetworks")
+    set_path(doc, "event.dataset", f"easynetworks.{log_type or 'log'}")
+    set_path(doc, "event.kind", "alert" if ips else "event")
+    set_path(doc, "event.category", category)
+    set_path(doc, "event.type", etype)
+    relate_ips(doc, body)

@@ -1,0 +1,54 @@
+"""JHSec JH-OAM bastion host to ECS: login records and resource-session records (k=v)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from soc.model import get_path, iso, set_path
+
+from . import register_message
+from .base import Doc, ParseContext
+from .kv import apply_fields, relate_ips, set_observer, split_kv
+
+
+def sniff_jhsec(body: str) -> bool:
+    """JH-OAM: `log_type=… username=… remoteIP=…` or `globalSid=… personUip=… resIp=…`."""
+    head = body[:200]
+    return (head.startswith("log_type=") and " remoteIP=" in head) or (
+        head.startswith("globalSid=") and " personUip=" in head
+    )
+
+
+@register_message("jhsec_bastion", sniff=sniff_jhsec, priority=25)
+def parse_jhsec(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """JH-OAM bastion authentication and resource-access sessions."""
+    pairs = split_kv(body, "=")
+    extra = {"remoteIP": "source.ip", "personUip": "source.ip", "personUid": "user.name", "resIp": "destination.ip",
+             "acc": "destination.user.name", "op": "event.action", "resName": "destination.domain",
+             "protocol": "network.protocol"}
+    apply_fields(doc, pairs, extra=extra)
+    stamp = pairs.get("timestamp") or pairs.get("beginTime") or ""
+    if stamp.isdigit():
+        n = int(stamp)
+        try:
+            doc["@timestamp"] = iso(datetime.fromtimestamp(n / 1000 if n > 10**11 else n, UTC))
+        except (ValueError, OverflowError, OSError):
+            doc.setdefault("tags", []).append("_timestamp_invalid")
+    if "globalSid" in pairs:
+        set_path(doc, "event.action", "resource_session")
+        category, etype = ["session"], ["start"]
+    else:
+        category, etype = ["authentication"], ["start"]
+    user = doc.get("user", {}).get("name")
+    if user:
+        set_path(doc, "related.user", [user])
+    outcome = get_path(doc, "event.outcome")
+    if outcome is not None and outcome not in ("success", "failure", "unknown"):
+        set_path(doc, "soc.device.result", outcome)
+        del doc["event"]["outcome"]
+    set_observer(doc, "jhsec", "jh-oam", "bastion")
+    set_path(doc, "event.module", "jhsec")
+    set_path(doc, "event.dataset", "jhsec.oam")
+    set_path(doc, "event.category", category)
+    set_path(doc, "event.type", etype)
+    relate_ips(doc, body)

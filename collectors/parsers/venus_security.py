@@ -1,0 +1,382 @@
+"""Venustech (启明星辰) devices to ECS: 天阗 NIPS/IDS, VSG, 天清 WAG, 天清汉马 firewall, 天阗 APT/IDS JSON,
+天镜/ESM endpoint XML, 天玥 network audit, bastion (OSM) JSON and the VETRIX EDR.
+
+The `SerialNum=… GenTime="…" SrcIP=…` key=value shape is what NIPS, VSG, WAG and the firewall
+send after a syslog tag naming the log type (IPS, AV, FILTER, WAG, NAT, SESSION, RUN_INFO…).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from soc.model import get_path, iso, set_path
+
+from . import register_message
+from .base import Doc, ParseContext, ParseError
+from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+
+VENDOR = "venus"
+_TS = re.compile(r"(\d{4})[-/ ](\d{1,2})[-/ ](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
+_TAG = re.compile(r"(?:^|\s)([A-Z][A-Z0-9_]{1,31}):\s*SerialNum=")
+_TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "esp", "ah", "igmp", "arp"})
+_ADMIN = frozenset({"RUN_INFO", "WARNING_INFO", "OSPF", "DHCP", "SYSTEM_NOTICE", "SYSTEM_INFO", "IF_INFO"})
+_ALERT_TAGS = frozenset({"IPS", "AV", "CCTUNNEL", "SCAN", "WAG", "DDOS", "VIRUS", "ATTACK"})
+
+
+def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
+    """@timestamp from the first local date-time in text (device zone), tagged when invalid."""
+    m = _TS.search(text)
+    if m is None:
+        return
+    try:
+        y, mo, d, h, mi, s = (int(g) for g in m.groups())
+        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
+    except ValueError:
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def _epoch_time(doc: Doc, value: Any) -> None:
+    """@timestamp from epoch seconds or milliseconds."""
+    try:
+        n = int(value)
+        if n <= 0:
+            return
+        doc["@timestamp"] = iso(datetime.fromtimestamp(n / 1000 if n > 10**11 else n, UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
+            etype: list[str], alert: bool = False) -> None:
+    """Observer, event classification and related.ip."""
+    outcome = get_path(doc, "event.outcome")
+    if outcome is not None and outcome not in ("success", "failure", "unknown"):
+        set_path(doc, "soc.device.result", outcome)
+        del doc["event"]["outcome"]
+    set_observer(doc, VENDOR, product, kind)
+    set_path(doc, "event.module", VENDOR)
+    set_path(doc, "event.dataset", f"{VENDOR}.{dataset}")
+    set_path(doc, "event.kind", "alert" if alert else "event")
+    set_path(doc, "event.category", category)
+    set_path(doc, "event.type", etype)
+    host = get_path(doc, "host.name")
+    relate_ips(doc, body if not isinstance(host, str) else f"{host} {body}")
+
+
+def _transport_or_protocol(doc: Doc, value: str | None) -> None:
+    if not value:
+        return
+    low = value.lower()
+    set_path(doc, "network.transport" if low in _TRANSPORTS else "network.protocol", low)
+
+
+# --------------------------------------------------------------------------- SerialNum shape
+
+_SN_KEYS = {
+    "SrcIP": "source.ip", "DstIP": "destination.ip", "SrcPort": "source.port", "DstPort": "destination.port",
+    "SMAC": "source.mac", "DMAC": "destination.mac", "InInterface": "observer.ingress.interface.name",
+    "OutInterface": "observer.egress.interface.name", "In": "observer.ingress.interface.name",
+    "Out": "observer.egress.interface.name", "EventName": "rule.name", "EventID": "rule.id",
+    "SecurityType": "rule.category", "VirusName": "rule.name", "VirusFileName": "file.name",
+    "Module": "rule.name", "Evt_type": "rule.category", "URL": "url.original", "Url": "url.original",
+    "Method": "http.request.method", "Host": "url.domain", "MailSender": "email.from.address",
+    "P2PName": "rule.name", "STOCKName": "rule.name", "VOIPName": "rule.name", "PolicyID": "rule.id",
+    "Action": "event.action", "EventLevel": "log.level", "Evt_level": "log.level",
+}  # fmt: skip
+
+
+def sniff_serialnum(body: str) -> bool:
+    """Venus NIPS/VSG/WAG/firewall: `SerialNum=<digits> GenTime=`."""
+    head = body[:200]
+    return "SerialNum=" in head and "GenTime=" in head and 'SerialNum="' not in head
+
+
+@register_message("venus_serialnum", sniff=sniff_serialnum, priority=30)
+def parse_serialnum(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Venus `SerialNum=… GenTime=…` key=value logs (NIPS, VSG, WAG, firewall)."""
+    start = body.find("SerialNum=")
+    if start < 0:
+        raise ParseError("venus_no_serialnum", "no SerialNum=")
+    tag = get_path(doc, "process.name")
+    m = _TAG.search(body[: start + 11])
+    if m is not None:
+        tag = m.group(1)
+    tag = tag if isinstance(tag, str) else ""
+    text = body[start:]
+    pairs = split_kv(text, "=")
+    proto = pairs.pop("Protocol", None)
+    for v6, v4 in (("SrcIP6", "SrcIP"), ("DstIP6", "DstIP"), ("MasterIP6", "SrcIP"), ("SlaveIP6", "DstIP")):
+        if pairs.get(v6) and not pairs.get(v4):
+            pairs[v4] = pairs[v6]
+    if "MasterPort" in pairs:
+        pairs.setdefault("SrcPort", pairs["MasterPort"])
+        pairs.setdefault("DstPort", pairs.get("SlavePort", ""))
+    apply_fields(doc, pairs, extra=_SN_KEYS)
+    _transport_or_protocol(doc, proto)
+    if pairs.get("ProtocolType"):
+        set_path(doc, "network.protocol", pairs["ProtocolType"].lower())
+    action = get_path(doc, "event.action")
+    if isinstance(action, str):
+        set_path(doc, "event.action", action.lower())
+    gen = re.search(r"GenTime=\"?\s*([^\"]{0,32})", text)
+    if gen:
+        _local_time(doc, gen.group(1), ctx)
+    if tag:
+        set_path(doc, "event.code", tag)
+    if tag == "WAG" or (tag == "SYSTEM_NOTICE" and "Module=" in text):
+        kind, product = "waf", "wag"
+    elif "EvtCount=" not in text:
+        kind, product = "firewall", "firewall"
+    else:
+        kind, product = "ips", "nips"
+    if tag in _ADMIN:
+        category, etype = ["host"], ["info"]
+    elif kind == "waf":
+        category, etype = ["web", "intrusion_detection"], ["info"]
+    elif kind == "firewall" or tag in ("SESSION", "NAT", "FILTER"):
+        category, etype = ["network"], ["connection"]
+    else:
+        category, etype = ["intrusion_detection", "network"], ["info"]
+    act = str(get_path(doc, "event.action") or "")
+    if act in ("deny", "drop", "block", "blocked"):
+        etype = [*etype, "denied"]
+    elif act in ("permit", "pass", "allow", "accept"):
+        etype = [*etype, "allowed"]
+    _finish(doc, body, product, kind, product, category, etype, alert=tag in _ALERT_TAGS)
+
+
+# --------------------------------------------------------------------------- 天阗 JSON (IDS / APT)
+
+_JSON_MARKERS = ('"dt":"VENUS_', '"dev_type": "APT"', '"dev_type":"APT"', '"sceneName"')
+
+
+def sniff_tiantian(body: str) -> bool:
+    """Venus 天阗 IDS/APT JSON (dt VENUS_…, dev_type APT, threat scenes)."""
+    head = body[:2048]
+    return "{" in head[:24] and any(m in head for m in _JSON_MARKERS)
+
+
+def _json_obj(body: str) -> dict[str, Any]:
+    start = body.find("{")
+    if start < 0:
+        raise ParseError("venus_no_json", "no JSON object")
+    try:
+        obj = orjson.loads(body[start:].rstrip("\x00\r\n "))
+    except orjson.JSONDecodeError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+_TT_KEYS = {
+    "src_ip": "source.ip", "dst_ip": "destination.ip", "src_port": "source.port", "dst_port": "destination.port",
+    "src_mac": "source.mac", "dst_mac": "destination.mac", "subject": "rule.name", "security_type": "rule.category",
+    "event_type_id": "rule.id", "event_level_name": "log.level", "cve": "vulnerability.id",
+    "virus_name": "rule.name", "virus_file_name": "file.name", "file_name": "file.name", "md5": "file.hash.md5",
+    "sha1": "file.hash.sha1", "sha256": "file.hash.sha256", "http_host": "url.domain", "http_url": "url.path",
+    "http_useragent": "user_agent.original", "retcode": "http.response.status_code", "dev_ip": "observer.ip",
+    "sceneName": "rule.name", "attack_type": "threat.technique.name",
+}  # fmt: skip
+
+
+@register_message("venus_tiantian", sniff=sniff_tiantian, priority=25)
+def parse_tiantian(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Venus 天阗 IDS / APT JSON alerts (network attacks, malicious files, threat scenes)."""
+    obj = _json_obj(body)
+    flat: dict[str, str] = {}
+    for key, value in obj.items():
+        if isinstance(value, dict) and key in ("source", "destination"):
+            for sub in ("ip", "port", "mac"):
+                if value.get(sub) not in (None, ""):
+                    flat[f"{'src' if key == 'source' else 'dst'}_{sub}"] = str(value[sub])
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            flat[key] = str(value)
+    for v6, v4 in (("src_ip_v6", "src_ip"), ("dst_ip_v6", "dst_ip")):
+        if flat.get(v6) and not flat.get(v4):
+            flat[v4] = flat[v6]
+    msg = flat.pop("message", None)
+    if "ip" in flat and "src_ip" not in flat:
+        flat["src_ip"] = flat.pop("ip")
+    apply_fields(doc, flat, extra=_TT_KEYS)
+    if msg:
+        set_path(doc, "soc.device.message", msg)
+    proto = flat.get("protocol")
+    _transport_or_protocol(doc, proto)
+    if "start_time" in flat:
+        _epoch_time(doc, flat["start_time"])
+    elif "time" in flat and flat["time"].isdigit():
+        _epoch_time(doc, flat["time"])
+    dt = flat.get("dt", "")
+    if obj.get("log_type") == "dac_apt_upload":
+        category, dataset = ["malware", "intrusion_detection"], "apt_file"
+    elif "virus_name" in flat:
+        category, dataset = ["malware", "intrusion_detection"], "ids_virus"
+    else:
+        category, dataset = ["intrusion_detection", "network"], "ids" if dt or "sceneName" in flat else "apt"
+    kind = "ids"  # 天阗 IDS and the APT sensor are both network IDS
+    _finish(doc, body, "tiantian", kind, dataset, category, ["info"], alert=True)
+
+
+# --------------------------------------------------------------------------- ESM / 天珣 endpoint XML
+
+_XML_ROOT = re.compile(r"<(Policy_\w{1,64})")
+
+
+def sniff_esm(body: str) -> bool:
+    """Venus ESM endpoint logs: `<Policy_…>` XML elements."""
+    return body.startswith("<Policy_")
+
+
+_ESM_KEYS = {
+    "ip": "host.ip", "hostname": "host.name", "winuser": "user.name", "processname": "process.name",
+    "policyname": "rule.name", "mac": "host.mac", "serverip": "soc.device.serverip",
+    "nasipaddress": "soc.device.nasipaddress", "macaddress": "source.mac", "srcfilename": "file.path",
+    "process": "process.name", "netip": "source.ip",
+}  # fmt: skip
+
+
+@register_message("venus_esm", sniff=sniff_esm, priority=30)
+def parse_esm(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Venus ESM (终端安全管理) XML policy events."""
+    m = _XML_ROOT.match(body)
+    if m is None:
+        raise ParseError("venus_esm_no_root", "no <Policy_…> element")
+    policy = m.group(1)
+    pairs = split_kv(body, "=")
+    host_ip = valid_ip(pairs.get("ip", ""))
+    apply_fields(doc, pairs, extra=_ESM_KEYS)
+    if host_ip:
+        set_path(doc, "host.ip", [host_ip])
+    set_path(doc, "event.action", policy.lower())
+    user = get_path(doc, "user.name")
+    if user:
+        set_path(doc, "related.user", [user])
+    for key in ("occurtime", "time", "logtime"):
+        if pairs.get(key):
+            _local_time(doc, pairs[key], ctx)
+            break
+    if "Radius" in policy:
+        category, etype = ["authentication"], ["start"]
+        ok = pairs.get("pass")
+        if ok in ("0", "1"):
+            set_path(doc, "event.outcome", "success" if ok == "1" else "failure")
+    elif "Process" in policy:
+        category, etype = ["process"], ["info"]
+    elif "File" in policy:
+        category, etype = ["file"], ["info"]
+    else:
+        category, etype = ["host"], ["info"]
+    _finish(doc, body, "esm", "edr", "esm", category, etype)
+
+
+# --------------------------------------------------------------------------- VETRIX EDR JSON-ish
+
+def sniff_vetrix(body: str) -> bool:
+    """Venus VETRIX EDR: `{"ip ": …, "send_time": …, "message_id " …`."""
+    head = body[:400]
+    return head.startswith("{") and '"send_time"' in head and '"message_id' in head
+
+
+_QUOTED = re.compile(r"[\"“”]([\w ]{1,64}?)\s*[\"“”]\s*:\s*[\"“”]?([^\"“”,，}\]]{0,512})")
+
+
+@register_message("venus_vetrix", sniff=sniff_vetrix, priority=30)
+def parse_vetrix(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Venus VETRIX EDR reports (sent as loose JSON with typographic quotes)."""
+    pairs: dict[str, str] = {}
+    for m in _QUOTED.finditer(body):
+        pairs.setdefault(m.group(1).strip(), m.group(2).strip())
+    ip = valid_ip(pairs.get("ip", ""))
+    if ip:
+        set_path(doc, "host.ip", [ip])
+    if pairs.get("mac"):
+        set_path(doc, "host.mac", [pairs["mac"]])
+    if pairs.get("name"):
+        set_path(doc, "rule.name", pairs["name"])
+    if pairs.get("policy_id"):
+        set_path(doc, "rule.id", pairs["policy_id"])
+    outlink = valid_ip(pairs.get("host", ""))
+    if outlink:
+        set_path(doc, "destination.ip", outlink)
+        if pairs.get("port", "").isdigit():
+            set_path(doc, "destination.port", int(pairs["port"]))
+    sent = pairs.get("occur_time") or pairs.get("send_time")
+    if sent:
+        try:
+            doc["@timestamp"] = iso(datetime.fromisoformat(sent))
+        except ValueError:
+            doc.setdefault("tags", []).append("_timestamp_invalid")
+    _finish(doc, body, "vetrix", "edr", "vetrix", ["host", "network"], ["info"], alert=True)
+
+
+# --------------------------------------------------------------------------- 天玥 network audit
+
+def sniff_tianyue(body: str) -> bool:
+    """Venus 天玥 audit: `devsn=… gen_time=…` (k=v or JSON)."""
+    head = body[:120]
+    return "devsn" in head and "gen_time" in body[:200]
+
+
+_AUDIT_KEYS = {
+    "client_ip": "source.ip", "client_port": "source.port", "server_ip": "destination.ip",
+    "server_port": "destination.port", "client_mac": "source.mac", "server_mac": "destination.mac",
+    "transport_protocol": "network.transport", "app_protocol": "network.protocol", "sql": "soc.device.sql",
+    "client_user": "user.name", "db_name": "soc.device.db_name", "dev_ip": "observer.ip",
+    "rule_name": "rule.name", "method": "http.request.method", "url": "url.original", "host": "url.domain",
+    "input_cmd": "process.command_line",
+}  # fmt: skip
+
+
+@register_message("venus_tianyue", sniff=sniff_tianyue, priority=30)
+def parse_tianyue(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Venus 天玥 network/database audit records."""
+    if "{" in body[:80]:
+        obj = _json_obj(body)
+        pairs = {k.strip(): str(v) for k, v in obj.items() if isinstance(v, str | int | float)}
+    else:
+        pairs = split_kv(body[body.find("devsn"):], "=")
+    apply_fields(doc, pairs, extra=_AUDIT_KEYS)
+    proto = get_path(doc, "network.protocol")
+    if isinstance(proto, str):
+        set_path(doc, "network.protocol", proto.lower())
+    at = body.find("gen_time")
+    if at >= 0:
+        _local_time(doc, body[at : at + 40], ctx)
+    if pairs.get("block") in ("yes", "no"):
+        set_path(doc, "event.action", "block" if pairs["block"] == "yes" else "audit")
+    _finish(doc, body, "tianyue", "audit", "tianyue", ["network", "database"] if pairs.get("sql") else ["network"],
+            ["access"])
+
+
+# --------------------------------------------------------------------------- bastion (OSM) JSON
+
+def sniff_osm(body: str) -> bool:
+    """Venus OSM bastion JSON: `"log_type": "0NN"` with `"login_type"` and `"dev_ipv4"`."""
+    head = body[:300]
+    return head.startswith("{") and '"dev_ipv4"' in head and '"log_type"' in head
+
+
+@register_message("venus_osm", sniff=sniff_osm, priority=30)
+def parse_osm(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Venus OSM bastion host session logs."""
+    obj = _json_obj(body)
+    pairs = {k: str(v) for k, v in obj.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    extra = {
+        "user_name": "user.name", "user_addr": "source.ip", "user_port": "source.port",
+        "resource_addr": "destination.ip", "resource_port": "destination.port", "dev_name": "observer.name",
+        "dev_ipv4": "observer.ip", "dev_mac": "observer.mac", "resource_account": "destination.user.name",
+        "tool_name": "network.application", "session_id": "soc.device.session_id",
+    }  # fmt: skip
+    apply_fields(doc, pairs, extra=extra)
+    if pairs.get("log_time"):
+        _local_time(doc, pairs["log_time"], ctx)
+    user = get_path(doc, "user.name")
+    if user:
+        set_path(doc, "related.user", [user])
+    action = pairs.get("login_action")
+    set_path(doc, "event.action", "login" if action == "0" else "logout" if action == "1" else "session")
+    _finish(doc, body, "osm", "bastion", "osm", ["session", "authentication"],
+            ["start"] if action == "0" else ["info"])

@@ -1,0 +1,326 @@
+"""Windows Security event log to ECS: winlogbeat JSON, and the localized (Chinese or English) text
+that Eventlog-to-Syslog, NXLog and Snare agents forward over syslog.
+
+event.code is the event id; event.action/category/type follow Elastic's windows integration
+vocabulary ("logged-in", "logon-failed", ...). For logon events user.name is the account that
+logged on; for account management it is the actor and user.target.name the account changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from soc.model import get_path, iso, parse_iso, set_path
+
+from . import register_message
+from .base import Doc, ParseContext, ParseError
+from .kv import relate_ips, valid_ip
+
+# event id -> (action, category, type, outcome or "")
+EVENTS: dict[str, tuple[str, list[str], list[str], str]] = {
+    "4624": ("logged-in", ["authentication"], ["start"], "success"),
+    "4625": ("logon-failed", ["authentication"], ["start"], "failure"),
+    "4634": ("logged-out", ["authentication"], ["end"], "success"),
+    "4647": ("logged-out", ["authentication"], ["end"], "success"),
+    "4648": ("logged-in-explicit", ["authentication"], ["start"], "success"),
+    "4672": ("logged-in-special", ["iam"], ["admin"], "success"),
+    "4688": ("created-process", ["process"], ["start"], "success"),
+    "4689": ("exited-process", ["process"], ["end"], "success"),
+    "4720": ("added-user-account", ["iam"], ["user", "creation"], "success"),
+    "4722": ("enabled-user-account", ["iam"], ["user", "change"], "success"),
+    "4723": ("changed-password", ["iam"], ["user", "change"], ""),
+    "4724": ("reset-password", ["iam"], ["user", "change"], ""),
+    "4725": ("disabled-user-account", ["iam"], ["user", "change"], "success"),
+    "4726": ("deleted-user-account", ["iam"], ["user", "deletion"], "success"),
+    "4728": ("added-member-to-group", ["iam"], ["group", "change"], "success"),
+    "4732": ("added-member-to-group", ["iam"], ["group", "change"], "success"),
+    "4740": ("locked-out-user-account", ["iam"], ["user", "change"], "success"),
+    "4746": ("added-member-to-distribution-group", ["iam"], ["group", "change"], "success"),
+    "4767": ("unlocked-user-account", ["iam"], ["user", "change"], "success"),
+    "4771": ("kerberos-preauth-failed", ["authentication"], ["start"], "failure"),
+    "4776": ("credential-validated", ["authentication"], ["start"], ""),
+    "1100": ("logging-service-shutdown", ["process"], ["end"], "success"),
+    "1102": ("audit-log-cleared", ["iam"], ["admin", "change"], "success"),
+    "4662": ("object-operation-performed", ["iam", "configuration"], ["admin", "change"], "success"),
+    "4698": ("scheduled-task-created", ["iam", "configuration"], ["creation", "admin"], "success"),
+    "4902": ("user-audit-policy-created", ["iam", "configuration"], ["admin", "creation"], "success"),
+    "5136": ("directory-service-object-modified", ["iam", "configuration"], ["admin", "change"], "success"),
+    "5145": ("network-share-object-access-checked", ["network", "file"], ["info", "access"], "success"),
+    "5156": ("windows-firewall-connection-allowed", ["network"], ["connection", "allowed"], "success"),
+    "5157": ("windows-firewall-connection-blocked", ["network"], ["connection", "denied"], "failure"),
+}
+# Events whose user.name is the account that logged on (TargetUserName), not the subject.
+_LOGON = frozenset({"4624", "4625", "4634", "4647", "4771", "4776"})
+
+# --- localized text: first sentence -> event id (zh-CN, both 帐户 and 账户 spellings, and en-US).
+_TITLES: tuple[tuple[str, str], ...] = (
+    ("已成功登录帐户", "4624"), ("已成功登录账户", "4624"), ("An account was successfully logged on", "4624"),
+    ("帐户登录失败", "4625"), ("账户登录失败", "4625"), ("An account failed to log on", "4625"),
+    ("帐户已注销", "4634"), ("账户已注销", "4634"), ("An account was logged off", "4634"),
+    ("用户启动了注销", "4647"), ("试图使用显式凭据登录", "4648"), ("A logon was attempted using explicit credentials", "4648"),
+    ("为新登录分配了特殊权限", "4672"), ("Special privileges assigned to new logon", "4672"),
+    ("已创建新进程", "4688"), ("A new process has been created", "4688"),
+    ("已创建用户帐户", "4720"), ("已创建用户账户", "4720"), ("A user account was created", "4720"),
+    ("已删除用户帐户", "4726"), ("已删除用户账户", "4726"), ("A user account was deleted", "4726"),
+    ("用户帐户被锁定", "4740"), ("用户账户被锁定", "4740"), ("用户帐户已锁定", "4740"), ("A user account was locked out", "4740"),
+    ("审核日志已被清除", "1102"), ("审核日志已清除", "1102"), ("The audit log was cleared", "1102"),
+    ("筛选平台已允许连接", "5156"), ("Filtering Platform has permitted a connection", "5156"),
+    ("筛选平台已阻止连接", "5157"), ("Filtering Platform has blocked a connection", "5157"),
+)  # fmt: skip
+_EVTSYS = re.compile(r"(?:[\w\-]{1,64}: )?(\d{3,5}): (AUDIT_SUCCESS|AUDIT_FAILURE|\w{1,32}) ")
+_SNARE = re.compile(
+    r"MSWinEventLog\t\d{0,3}\t([^\t]{0,64})\t\d{0,20}\t([^\t]{0,64})\t(\d{1,5})\t([^\t]{0,128})\t([^\t]{0,256})"
+    r"\t([^\t]{0,64})\t([^\t]{0,64})\t([^\t]{0,256})\t([^\t]{0,128})\t(.*)$"
+)
+_SEP = r"\s{0,3}[:：]\s{0,3}"
+_VALUE = r"(\S{1,256})"
+# Section headers that introduce the target account (the one logged on, failed, created...).
+_TARGET_SECTIONS = ("新登录", "登录失败的帐户", "登录失败的账户", "新帐户", "新账户", "目标帐户", "目标账户",
+                    "被锁定的帐户", "被锁定的账户", "使用了其凭据的帐户", "使用了其凭据的账户",
+                    "New Logon", "Account For Which Logon Failed", "New Account", "Target Account",
+                    "Account That Was Locked Out", "Account Whose Credentials Were Used")  # fmt: skip
+_LABELS: dict[str, tuple[str, ...]] = {
+    "account": ("帐户名", "账户名", "帐户名称", "账户名称", "Account Name"),
+    "domain": ("帐户域", "账户域", "Account Domain"),
+    "src_ip": ("源网络地址", "源地址", "Source Network Address", "Source Address", "Client Address"),
+    "src_port": ("源端口", "Source Port", "Client Port"),
+    "dst_ip": ("目标地址", "Destination Address"),
+    "dst_port": ("目标端口", "Destination Port"),
+    "proto": ("协议", "Protocol"),
+    "workstation": ("工作站名", "工作站名称", "Workstation Name"),
+    "logon_type": ("登录类型", "Logon Type"),
+    "process": ("新进程名", "新进程名称", "应用程序名称", "进程名", "进程名称", "New Process Name", "Application Name", "Process Name"),
+    "command_line": ("进程命令行", "Process Command Line"),
+    "direction": ("方向", "Direction"),
+    "reason": ("失败原因", "Failure Reason"),
+    "status": ("状态", "Status"),
+    "sub_status": ("子状态", "Sub Status"),
+}  # fmt: skip
+_LABEL_RX = {
+    name: re.compile(r"(?<![\w\u4e00-\u9fff])(?:的)?(?:" + "|".join(map(re.escape, labels)) + r")" + _SEP + _VALUE)
+    for name, labels in _LABELS.items()
+}
+_CMDLINE = re.compile(r"(?:进程命令行|Process Command Line)" + _SEP + r"(.{1,8192}?)(?=\s{2,}|\s令牌|\s Token|$)")
+_REASON = re.compile(r"(?:失败原因|Failure Reason)" + _SEP + r"(.{1,256}?)(?:\s{1,4}(?:状态|Status)" + _SEP + ")")
+_TRANSPORT = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp"}
+_DIRECTION = {"入站": "inbound", "出站": "outbound", "inbound": "inbound", "outbound": "outbound"}
+
+
+def sniff_windows(body: str) -> bool:
+    """winlogbeat JSON, a Snare record, or "<id>: AUDIT_SUCCESS|AUDIT_FAILURE" text."""
+    if body.startswith("{"):
+        return '"winlog"' in body
+    if body.startswith("MSWinEventLog"):
+        return True
+    return "AUDIT_" in body[:100] and _EVTSYS.match(body[:100]) is not None
+
+
+def _classify(doc: Doc, code: str, outcome: str | None) -> None:
+    set_path(doc, "event.code", code)
+    known = EVENTS.get(code)
+    if known is not None:
+        action, category, types, default_outcome = known
+        set_path(doc, "event.action", action)
+        set_path(doc, "event.category", category)
+        set_path(doc, "event.type", types)
+        outcome = outcome or default_outcome
+    if outcome:
+        set_path(doc, "event.outcome", outcome)
+
+
+def _user(doc: Doc, field: str, name: Any) -> None:
+    if isinstance(name, str) and name and name != "-":
+        set_path(doc, field, name)
+        related = get_path(doc, "related.user") or []
+        if name not in related:
+            related.append(name)
+        set_path(doc, "related.user", related)
+
+
+def _source(doc: Doc, addr: Any, port: Any) -> None:
+    if isinstance(addr, str) and addr not in ("-", ""):
+        ip = valid_ip(addr)
+        if ip is not None:
+            set_path(doc, "source.ip", ip)
+        else:
+            set_path(doc, "source.domain", addr)
+    if isinstance(port, str | int) and str(port).isdigit() and int(port) > 0:
+        set_path(doc, "source.port", int(port))
+
+
+def _winlogbeat(body: str, doc: Doc) -> None:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError("windows_json_invalid", str(exc)) from exc
+    winlog = data.get("winlog") if isinstance(data, dict) else None
+    if not isinstance(winlog, dict) or "event_id" not in winlog:
+        raise ParseError("windows_no_winlog", "no winlog.event_id")
+    code = str(winlog["event_id"])
+    ed: dict[str, Any] = winlog.get("event_data") or winlog.get("user_data") or {}
+    # The event's own time (time_created); @timestamp of a forwarded document may be its shipping time.
+    ts = winlog.get("time_created") or data.get("@timestamp") or get_path(data, "event.created")
+    if isinstance(ts, str):
+        try:
+            set_path(doc, "@timestamp", iso(parse_iso(ts)))
+        except ValueError:
+            doc.setdefault("tags", []).append("_timestamp_invalid")
+    set_path(doc, "event.module", "windows")
+    set_path(doc, "event.dataset", "windows.security")
+    provider = winlog.get("provider_name")
+    if provider:
+        set_path(doc, "event.provider", provider)
+    if winlog.get("computer_name"):
+        set_path(doc, "host.name", winlog["computer_name"])
+    set_path(doc, "winlog.event_id", code)
+    for key in ("channel", "record_id", "computer_name", "provider_name", "logon"):
+        if key in winlog:
+            set_path(doc, f"winlog.{key}", winlog[key])
+    if ed:
+        set_path(doc, "winlog.event_data", ed)
+    keywords = " ".join(winlog.get("keywords") or [])
+    outcome = winlog.get("outcome") or get_path(data, "event.outcome")
+    if "Audit Failure" in keywords:
+        outcome = "failure"
+    elif "Audit Success" in keywords and not outcome:
+        outcome = "success"
+    _classify(doc, code, outcome if outcome in ("success", "failure") else None)
+
+    subject, target = ed.get("SubjectUserName"), ed.get("TargetUserName")
+    if code in _LOGON:
+        _user(doc, "user.name", target or subject)
+        if ed.get("TargetDomainName") not in (None, "-"):
+            set_path(doc, "user.domain", ed["TargetDomainName"])
+        if ed.get("TargetUserSid"):
+            set_path(doc, "user.id", ed["TargetUserSid"])
+    else:
+        _user(doc, "user.name", subject)
+        if ed.get("SubjectDomainName") not in (None, "-"):
+            set_path(doc, "user.domain", ed["SubjectDomainName"])
+        if ed.get("SubjectUserSid"):
+            set_path(doc, "user.id", ed["SubjectUserSid"])
+        if target and code not in ("4746", "4728", "4732"):
+            _user(doc, "user.target.name", target)
+    _source(doc, ed.get("IpAddress"), ed.get("IpPort"))
+    if ed.get("WorkstationName") not in (None, "-"):
+        set_path(doc, "source.domain", ed["WorkstationName"])
+    if code == "4688":
+        if ed.get("NewProcessName"):
+            set_path(doc, "process.executable", ed["NewProcessName"])
+            set_path(doc, "process.name", re.split(r"[\\/]", ed["NewProcessName"])[-1])
+        if ed.get("CommandLine"):
+            set_path(doc, "process.command_line", ed["CommandLine"])
+        pid = str(ed.get("NewProcessId", ""))
+        if pid.lower().startswith("0x"):
+            set_path(doc, "process.pid", int(pid, 16))
+    if ed.get("LogonType"):
+        set_path(doc, "winlog.logon.type", str(ed["LogonType"]))
+    if code == "4625" and ed.get("FailureReason"):
+        set_path(doc, "event.reason", ed["FailureReason"])
+    relate_ips(doc, " ".join(str(v) for v in ed.values() if isinstance(v, str)))
+
+
+def _label(text: str, name: str) -> str | None:
+    m = _LABEL_RX[name].search(text)
+    if m is None or m.group(1) in ("-", "—"):
+        return None
+    return m.group(1)
+
+
+def _text(body: str, doc: Doc, code: str | None, outcome: str | None) -> None:
+    """Localized message text: event id from the caller or the title, fields from the labels."""
+    if code is None:
+        for title, event_id in _TITLES:
+            if title in body[:300]:
+                code = event_id
+                break
+    if code is None:
+        raise ParseError("windows_unknown_text", "no event id and no known title")
+    set_path(doc, "event.module", "windows")
+    set_path(doc, "event.dataset", "windows.security")
+    set_path(doc, "event.provider", "Microsoft-Windows-Security-Auditing")
+    _classify(doc, code, outcome)
+    # The target account's section, when the event has one; else the subject's.
+    section = body
+    for header in _TARGET_SECTIONS:
+        pos = body.find(header)
+        if pos >= 0:
+            section = body[pos:]
+            break
+    account = _label(section, "account")
+    if code in _LOGON or section is body or code in ("4672",):
+        _user(doc, "user.name", account)
+    else:
+        _user(doc, "user.name", _label(body, "account"))
+        _user(doc, "user.target.name", account)
+    domain = _label(section, "domain")
+    if domain:
+        set_path(doc, "user.domain", domain)
+    _source(doc, _label(body, "src_ip"), _label(body, "src_port"))
+    dst = valid_ip(_label(body, "dst_ip") or "")
+    if dst is not None:
+        set_path(doc, "destination.ip", dst)
+    dport = _label(body, "dst_port")
+    if dport and dport.isdigit():
+        set_path(doc, "destination.port", int(dport))
+    proto = _label(body, "proto")
+    if proto and proto.isdigit():
+        set_path(doc, "network.iana_number", proto)
+        set_path(doc, "network.transport", _TRANSPORT.get(proto, proto))
+    direction = _label(body, "direction")
+    if direction and direction.lower() in _DIRECTION:
+        set_path(doc, "network.direction", _DIRECTION[direction.lower()])
+    workstation = _label(body, "workstation")
+    if workstation and get_path(doc, "source.domain") is None:
+        set_path(doc, "source.domain", workstation)
+    logon_type = _label(body, "logon_type")
+    if logon_type and logon_type.isdigit():
+        set_path(doc, "winlog.logon.type", logon_type)
+    process = _label(body, "process")
+    if process:
+        set_path(doc, "process.executable", process)
+        set_path(doc, "process.name", re.split(r"[\\/]", process)[-1])
+    cmd = _CMDLINE.search(body)
+    if cmd is not None and cmd.group(1).strip() not in ("", "-"):
+        set_path(doc, "process.command_line", cmd.group(1).strip())
+    reason = _REASON.search(body)
+    if reason is not None:
+        set_path(doc, "event.reason", reason.group(1).strip())
+    set_path(doc, "message", body)
+    relate_ips(doc, body)
+
+
+@register_message(
+    "windows_security",
+    sniff=sniff_windows,
+    programs=("Security-Auditing", "Microsoft-Windows-Security-Auditing", "MSWinEventLog"),
+    priority=20,
+)
+def parse_windows_security(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """Read a Windows Security event (winlogbeat JSON, Snare, or localized text) into doc."""
+    text = body.strip()
+    if text.startswith("{"):
+        _winlogbeat(text, doc)
+        return
+    m = _SNARE.match(text)
+    if m is not None:
+        _channel, _when, code, _source_name, user, _sid_type, audit, computer, _category, tail = m.groups()
+        # DataString, ExpandedString and a trailing counter/MD5: the message is the longest.
+        message = max(tail.split("\t"), key=len)
+        outcome = "failure" if "Failure" in audit else "success" if "Success" in audit else None
+        if computer:
+            set_path(doc, "host.name", computer)
+        _text(message, doc, code, outcome)
+        if get_path(doc, "user.name") is None and user and user not in ("N/A", "-"):
+            _user(doc, "user.name", user)
+        return
+    m = _EVTSYS.match(text[:100])
+    if m is not None:
+        code, audit = m.groups()
+        outcome = {"AUDIT_SUCCESS": "success", "AUDIT_FAILURE": "failure"}.get(audit)
+        _text(text[m.end() :], doc, code, outcome)
+        return
+    _text(text, doc, None, None)

@@ -1,0 +1,140 @@
+"""Shared acceptance checks for the Chinese-vendor corpus tests (test_cn_<vendor>.py).
+
+For every corpus line of a vendor whose category is a security-device category: parse(raw,
+"syslog") must name the vendor, give an observer.type and event.category that fit the category,
+and carry every IP address written in the line in an ECS field.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from collectors.parsers import ParseContext, parse
+from collectors.parsers.kv import IPV4, IPV6, valid_ip
+from soc.model import get_path
+
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "cn-vendors" / "samples.jsonl"
+
+IN_SCOPE = frozenset({"firewall", "ips", "ids", "waf", "bastion", "os", "antidos", "apt", "vpn", "edr", "eps",
+                      "antivirus", "utm"})  # fmt: skip
+# Corpus category -> the observer.type values that fit it.
+EXPECTED_TYPE: dict[str, frozenset[str]] = {
+    "firewall": frozenset({"firewall"}),
+    "ips": frozenset({"ips", "ids"}),
+    "ids": frozenset({"ips", "ids"}),
+    "apt": frozenset({"ips", "ids"}),
+    "antidos": frozenset({"ips", "ids"}),
+    "waf": frozenset({"waf"}),
+    "bastion": frozenset({"bastion"}),
+    "vpn": frozenset({"vpn"}),
+    "edr": frozenset({"edr"}),
+    "eps": frozenset({"edr"}),
+    "antivirus": frozenset({"antivirus"}),
+    "utm": frozenset({"utm"}),
+    "os": frozenset({"host"}),
+}
+# The device category's own event categories; a management / system line of the device may
+# instead be authentication, configuration, host... (what the line says it is).
+PRIMARY: dict[str, frozenset[str]] = {
+    "firewall": frozenset({"network"}),
+    "ips": frozenset({"intrusion_detection", "network"}),
+    "ids": frozenset({"intrusion_detection", "network"}),
+    "apt": frozenset({"intrusion_detection", "network"}),
+    "antidos": frozenset({"intrusion_detection", "network"}),
+    "waf": frozenset({"web", "intrusion_detection", "network"}),  # NAT / traffic records of a WAF
+    "bastion": frozenset({"authentication", "session", "process"}),
+    "vpn": frozenset({"network", "authentication"}),
+    "edr": frozenset({"malware", "host"}),
+    "eps": frozenset({"malware", "host"}),
+    "antivirus": frozenset({"malware", "host"}),
+    "utm": frozenset({"network", "intrusion_detection"}),
+    "os": frozenset({"host"}),
+}
+MANAGEMENT = frozenset({"authentication", "configuration", "host", "iam", "session", "process", "file"})
+ECS_CATEGORIES = frozenset({
+    "api", "authentication", "configuration", "database", "driver", "email", "file", "host", "iam",
+    "intrusion_detection", "library", "malware", "network", "package", "process", "registry", "session",
+    "threat", "vulnerability", "web",
+})  # fmt: skip
+ECS_TYPES = frozenset({
+    "access", "admin", "allowed", "change", "connection", "creation", "deletion", "denied", "end", "error",
+    "group", "indicator", "info", "installation", "protocol", "start", "user",
+})  # fmt: skip
+
+
+def ctx() -> ParseContext:
+    """A Beijing-time context received on 2024-01-01."""
+    return ParseContext("cn-test", datetime(2024, 1, 1, tzinfo=UTC), ZoneInfo("Asia/Shanghai"))
+
+
+def corpus_lines(vendor: str) -> list[dict[str, Any]]:
+    """The corpus records of one vendor (the test fails, not skips, when the corpus is missing)."""
+    assert CORPUS.is_file(), f"corpus missing: {CORPUS}"
+    lines = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [rec for rec in lines if rec["vendor"] == vendor]
+
+
+def raw_with(vendor: str, needle: str) -> str:
+    """The one corpus line of vendor that contains needle."""
+    found = [rec["raw"] for rec in corpus_lines(vendor) if needle in rec["raw"]]
+    assert found, needle
+    return found[0]
+
+
+def _values(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            out.extend(_values(value, f"{prefix}{key}."))
+    elif isinstance(doc, list):
+        for value in doc:
+            out.extend(_values(value, prefix))
+    else:
+        out.append((prefix.rstrip("."), doc))
+    return out
+
+
+def missing_ips(raw: str, doc: dict[str, Any]) -> list[str]:
+    """IP addresses written in raw that no ECS field (soc.* and message excluded) holds."""
+    held = {
+        valid_ip(v)
+        for k, v in _values(doc)
+        if isinstance(v, str) and not k.startswith("soc.") and k != "message"
+    }
+    written = [valid_ip(m.group(0)) for rx in (IPV4, IPV6) for m in rx.finditer(raw)]
+    return sorted({ip for ip in written if ip and ip not in held})
+
+
+def check_line(rec: dict[str, Any], hint: str = "syslog", check_type: bool = True) -> list[str]:
+    """The acceptance problems of one corpus line (empty when it passes)."""
+    raw, cat = rec["raw"], rec["category"]
+    doc = parse(raw, hint, ctx()).doc
+    problems = []
+    if get_path(doc, "observer.vendor") != rec["vendor"]:
+        problems.append(f"observer.vendor={get_path(doc, 'observer.vendor')!r}")
+    if not get_path(doc, "observer.product"):
+        problems.append("no observer.product")
+    gone = missing_ips(raw, doc)
+    if gone:
+        problems.append(f"IPs not in ECS fields: {gone}")
+    if cat in IN_SCOPE and check_type:
+        if get_path(doc, "observer.type") not in EXPECTED_TYPE[cat]:
+            problems.append(f"observer.type={get_path(doc, 'observer.type')!r} for {cat}")
+        cats = get_path(doc, "event.category") or []
+        if not cats or not set(cats) <= ECS_CATEGORIES:
+            problems.append(f"event.category={cats!r} not ECS")
+        elif not set(cats) & (PRIMARY[cat] | MANAGEMENT):
+            problems.append(f"event.category={cats!r} does not fit {cat}")
+        types = get_path(doc, "event.type") or []
+        if not types or not set(types) <= ECS_TYPES:
+            problems.append(f"event.type={types!r} not ECS")
+        if get_path(doc, "event.kind") not in ("event", "alert", "metric"):
+            problems.append(f"event.kind={get_path(doc, 'event.kind')!r}")
+        outcome = get_path(doc, "event.outcome")
+        if outcome is not None and outcome not in ("success", "failure", "unknown"):
+            problems.append(f"event.outcome={outcome!r}")
+    return problems
