@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,6 +115,7 @@ def normalize_key(key: str) -> str:
     return key.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+@lru_cache(maxsize=65536)
 def valid_ip(value: str) -> str | None:
     """The canonical form of an IP address (IPv4-mapped and zone ids handled), else None."""
     value = value.strip().strip("[]")
