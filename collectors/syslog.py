@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import signal
+import socket
 import ssl
 import time
 
@@ -59,6 +60,7 @@ class SyslogReceiver:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _UdpProtocol(self), local_addr=(self.cfg.host, self.cfg.udp_port)
             )
+            _grow_receive_buffer(transport.get_extra_info("socket"))
             self.transports.append(transport)
         if self.cfg.tcp_port:
             server = await asyncio.start_server(
@@ -141,6 +143,23 @@ class SyslogReceiver:
                     line = line[:-1]
                 await self.sink.put(self.record(line, transport, peer))
         return octet_mode
+
+
+UDP_RCVBUF = 32 * 1024 * 1024
+
+
+def _grow_receive_buffer(sock: socket.socket | None) -> None:
+    """A bigger kernel buffer for UDP bursts (as root past net.core.rmem_max, SO_RCVBUFFORCE)."""
+    if sock is None:
+        return
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if opt is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, UDP_RCVBUF)
+            return
+        except OSError:
+            continue
 
 
 def tls_context(cfg: SyslogSettings) -> ssl.SSLContext:

@@ -1,0 +1,186 @@
+"""Syslog → Kafka: our collector and rsyslog (imudp/imtcp → omkafka) side by side, in one run.
+
+Same machine, same Kafka, same lines. For each collector:
+- TCP: N lines sent over one connection as fast as the collector takes them; the rate is N over
+  the time until all N are in Kafka (zero loss required: counted in the topic);
+- UDP: N lines sent paced at --udp-rate lines/s; reports how many reached Kafka (UDP may drop in
+  the kernel when a receiver falls behind: the loss is part of the result).
+Both producers ask for acks from all in-sync replicas (rsyslog: request.required.acks=-1).
+
+Needs the stack up and Debian's rsyslog and rsyslog-kafka:
+    apt-get install -y rsyslog rsyslog-kafka
+Usage: .venv/bin/python -m bench.collector_vs_rsyslog [--lines 200000] [--udp-rate 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.e2e_syslog import machine
+from bench.generate import lines as gen_lines
+from soc.config import load_settings
+from soc.pipeline import LocalPipeline, Namespace, free_port
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}" maxMessageSize="64k")
+module(load="imudp")
+module(load="imtcp")
+module(load="omkafka")
+template(name="raw" type="string" string="%rawmsg%")
+ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="raw" errorFile="{work}/kafka-errors.json"
+         confParam=["request.required.acks=-1", "queue.buffering.max.ms=5", "compression.codec=none"])
+}}
+input(type="imudp" port="{udp}" ruleset="tokafka")
+input(type="imtcp" port="{tcp}" ruleset="tokafka")
+"""
+
+
+async def create_rsyslog_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """Like ours, but with broker-side timestamps: omkafka 8.2302 (librdkafka 2.0.2) sends
+    timestamps that Kafka 4.1 refuses ("Broker: Invalid timestamp", error 32) otherwise."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={
+            "message.timestamp.type": "LogAppendTime", "max.message.bytes": str(4 * 1024 * 1024)})])
+    finally:
+        await admin.close()
+
+
+async def topic_count(bootstrap: str, topic: str) -> int:
+    """Messages in a topic (sum of end offsets; every topic here starts empty)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - first look at a new topic
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+def wait_count(bootstrap: str, topic: str, n: int, timeout: float) -> tuple[int, float]:
+    deadline = time.monotonic() + timeout
+    got = 0
+    while time.monotonic() < deadline:
+        got = asyncio.run(topic_count(bootstrap, topic))
+        if got >= n:
+            return got, time.perf_counter()
+        time.sleep(0.2)
+    return got, time.perf_counter()
+
+
+def send_tcp(port: int, data: list[bytes]) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"".join(line + b"\n" for line in data))
+
+
+def send_udp(port: int, data: list[bytes], rate: float) -> None:
+    started = time.perf_counter()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i, line in enumerate(data):
+            if i % 100 == 0:
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            s.sendto(line, ("127.0.0.1", port))
+
+
+def measure(name: str, bootstrap: str, topic: str, tcp: int, udp: int, tcp_lines: list[bytes],
+            udp_lines: list[bytes], udp_rate: float) -> dict[str, float]:
+    base = asyncio.run(topic_count(bootstrap, topic))
+    t0 = time.perf_counter()
+    send_tcp(tcp, tcp_lines)
+    got, t1 = wait_count(bootstrap, topic, base + len(tcp_lines), 600)
+    tcp_rate = len(tcp_lines) / (t1 - t0)
+    tcp_lost = base + len(tcp_lines) - got
+    base = got
+    send_udp(udp, udp_lines, udp_rate)
+    time.sleep(1)
+    got, _ = wait_count(bootstrap, topic, base + len(udp_lines), 60)
+    print(f"  {name}: TCP {tcp_rate:,.0f} lines/s (lost {tcp_lost}); UDP {got - base:,} of {len(udp_lines):,}", flush=True)
+    return {"tcp_rate": tcp_rate, "tcp_lost": tcp_lost, "udp_got": got - base}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--udp-rate", type=float, default=20_000)
+    args = ap.parse_args()
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    if not Path(rsyslogd).exists() or not Path("/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so").exists():
+        raise SystemExit("rsyslog with omkafka is needed: apt-get install -y rsyslog rsyslog-kafka")
+    settings = load_settings()
+    bootstrap = settings.kafka_bootstrap
+    prefix = f"rsy{uuid.uuid4().hex[:6]}"
+    ns = Namespace(prefix=prefix)
+    from soc.stream.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings.model_copy(update={"topic_prefix": prefix})))
+    rs_topic = f"{prefix}rs.raw"
+    asyncio.run(create_rsyslog_topic(bootstrap, rs_topic, settings.kafka.partitions))
+    tcp_lines = gen_lines(args.lines, tag=prefix)
+    udp_lines = gen_lines(min(args.lines, int(args.udp_rate * 10)), tag=f"{prefix}u")
+
+    work = Path(tempfile.mkdtemp(prefix="soc-rsyslog-"))
+    rs_tcp, rs_udp = free_port(), free_port()
+    conf = work / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=work, bootstrap=bootstrap, topic=rs_topic, udp=rs_udp, tcp=rs_tcp))
+    rs = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(work / "pid")],
+                          stdout=open(work / "out.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    pipeline = LocalPipeline(ns, work / "ours")
+    try:
+        pipeline.start_collector()
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", rs_tcp), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        print("rsyslog (imtcp/imudp → omkafka):", flush=True)
+        theirs = measure("rsyslog", bootstrap, rs_topic, rs_tcp, rs_udp, tcp_lines, udp_lines, args.udp_rate)
+        print("soc collect syslog:", flush=True)
+        ours = measure("ours", bootstrap, f"{prefix}.raw", ns.syslog_port, ns.syslog_port, tcp_lines, udp_lines,
+                       args.udp_rate)
+    finally:
+        pipeline.stop()
+        rs.send_signal(signal.SIGTERM)
+        rs.wait(timeout=30)
+    version = subprocess.run([rsyslogd, "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    print()
+    print(f"### Syslog → Kafka: soc collect syslog vs rsyslog ({datetime.now(UTC):%Y-%m-%d})")
+    print()
+    print(f"- machine: {machine()}; Kafka, both collectors and the sender on it; {version}")
+    print(f"- command: `.venv/bin/python -m bench.collector_vs_rsyslog --lines {args.lines} --udp-rate {args.udp_rate:g}`")
+    print()
+    print("| measure | rsyslog | soc collect syslog | ours / rsyslog |")
+    print("| --- | --- | --- | --- |")
+    print(f"| TCP, {args.lines:,} lines, lines/s into Kafka | {theirs['tcp_rate']:,.0f} | {ours['tcp_rate']:,.0f} | "
+          f"{ours['tcp_rate'] / theirs['tcp_rate']:.2f} |")
+    print(f"| TCP lines lost | {theirs['tcp_lost']:.0f} | {ours['tcp_lost']:.0f} | |")
+    print(f"| UDP at {args.udp_rate:,.0f}/s: lines in Kafka of {len(udp_lines):,} | {theirs['udp_got']:,.0f} | "
+          f"{ours['udp_got']:,.0f} | |")
+
+
+if __name__ == "__main__":
+    main()
