@@ -153,4 +153,7 @@ def load_sources(path: Path | None) -> Sources:
             where = f"sources[{loc[1]}]" + "".join(f".{p}" for p in loc[2:]) if len(loc) > 1 else ".".join(map(str, loc))
             problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError(f"sources file {path}:\n  " + "\n  ".join(problems)) from None
-    return Sources(parsed.sources)
+    try:
+        return Sources(parsed.sources)
+    except ConfigError as exc:
+        raise ConfigError(f"sources file {path}: {exc}") from None

@@ -172,3 +172,27 @@ def test_worker_and_collector_expose_prometheus_metrics(pipeline: LocalPipeline)
     assert worker['soc_received_total{stage="normalize"}'] > 0
     assert collector['soc_received_total{stage="collector.syslog"}'] > 0
     assert collector['soc_sent_total{stage="collector.syslog"}'] == collector['soc_received_total{stage="collector.syslog"}']
+
+
+def test_many_concurrent_senders_lose_nothing(pipeline: LocalPipeline, es: Elasticsearch) -> None:
+    import threading
+
+    p = pipeline.ns.prefix
+    marker = f"conc{uuid.uuid4().hex[:8]}"
+    senders, per_sender = 24, 250
+
+    def sender(k: int) -> None:
+        lines = [f"<14>1 {datetime.now(UTC).isoformat()} host-{k} app {i} - - {marker} s{k} n{i}".encode()
+                 for i in range(per_sender)]
+        if k % 4 == 0:
+            pipeline.send_udp(lines)
+        else:
+            pipeline.send_tcp(lines, octet_counting=k % 2 == 1)
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = senders * per_sender
+    assert wait_for_count(es, f"{p}-events-*", expected, WAIT, _marker_query(marker)) == expected
