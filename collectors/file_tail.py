@@ -20,7 +20,6 @@ import re
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from collectors.kafka_sink import KafkaSink
 from collectors.sources import Source, Sources, load_sources

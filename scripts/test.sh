@@ -11,6 +11,7 @@ if ! soc stack status >/dev/null 2>&1; then
 else
   soc setup
 fi
+ruff check collectors soc detectors bench tests
 set +e
 python -m pytest "${@:--q}"
 status=$?

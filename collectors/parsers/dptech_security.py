@@ -12,7 +12,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import finish_event, apply_fields, split_kv, valid_ip
 
 VENDOR = "dptech"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T:](\d{1,2})[:\-](\d{2})[:\-](\d{2})")
@@ -41,21 +41,7 @@ def _epoch(doc: Doc, value: str) -> None:
 
 def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
             etype: list[str], alert: bool = False) -> None:
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, VENDOR, product, kind)
-    set_path(doc, "event.module", VENDOR)
-    set_path(doc, "event.dataset", f"{VENDOR}.{dataset}")
-    set_path(doc, "event.kind", "alert" if alert else "event")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
-    user = get_path(doc, "user.name")
-    if isinstance(user, str):
-        set_path(doc, "related.user", [user])
-    host = get_path(doc, "host.name")
-    relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)
+    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
 
 
 # --------------------------------------------------------------------------- %%MOD/SUB/N/TYPE

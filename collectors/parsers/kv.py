@@ -201,3 +201,31 @@ def set_observer(doc: Doc, vendor: str, product: str, kind: str) -> None:
     set_path(doc, "observer.vendor", vendor)
     set_path(doc, "observer.product", product)
     set_path(doc, "observer.type", kind)
+
+
+def finish_event(
+    doc: Doc, body: str, vendor: str, product: str, kind: str, dataset: str,
+    category: list[str], etype: list[str], alert: bool = False,
+) -> None:
+    """The last step every vendor message format shares: observer, event.* and related fields.
+
+    An event.outcome that is not an ECS value (success, failure, unknown) moves to
+    soc.device.result; every IP address of the body (and the host name) goes to related.ip.
+    """
+    outcome = get_path(doc, "event.outcome")
+    if outcome is not None and outcome not in ("success", "failure", "unknown"):
+        set_path(doc, "soc.device.result", outcome)
+        del doc["event"]["outcome"]
+    set_observer(doc, vendor, product, kind)
+    set_path(doc, "event.module", vendor)
+    set_path(doc, "event.dataset", f"{vendor}.{dataset}")
+    set_path(doc, "event.kind", "alert" if alert else "event")
+    set_path(doc, "event.category", category)
+    set_path(doc, "event.type", etype)
+    user = get_path(doc, "user.name")
+    if user == "null":  # some devices write the word for "no user"
+        del doc["user"]["name"]
+    elif isinstance(user, str):
+        set_path(doc, "related.user", [user])
+    host = get_path(doc, "host.name")
+    relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)

@@ -6,13 +6,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from soc.pipeline import LocalPipeline, count, wait_for_count
+from soc.pipeline import LocalPipeline, wait_for_count
 
 from .conftest import drop_indices, new_pipeline
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from soc.model import RawRecord, get_path, iso
+from soc.model import RawRecord, get_path
 from soc.store.bulk import BulkItem, BulkWriter
 from soc.store.templates import index_templates
 from soc.stream.deadletter import original_bytes
