@@ -138,3 +138,31 @@ def check_line(rec: dict[str, Any], hint: str = "syslog", check_type: bool = Tru
         if outcome is not None and outcome not in ("success", "failure", "unknown"):
             problems.append(f"event.outcome={outcome!r}")
     return problems
+
+
+def assert_vendor_lines(
+    vendors: tuple[str, ...], expected: int, shared: dict[str, str], unrecognized: tuple[str, ...]
+) -> None:
+    """Every corpus line of these vendors passes check_line, except the listed ones.
+
+    `shared` maps a needle to the vendor that owns a line shape other vendors send too (read as
+    the owner, the rest must still hold); `unrecognized` lists needles of lines with no marker.
+    """
+    from collectors.parsers import parse
+    from soc.model import get_path
+
+    records = [rec for v in vendors for rec in corpus_lines(v)]
+    assert len(records) == expected
+    failures = {}
+    for rec in records:
+        owner = next((o for needle, o in shared.items() if needle in rec["raw"]), None)
+        if owner is not None:
+            doc = parse(rec["raw"], "syslog", ctx()).doc
+            assert get_path(doc, "observer.vendor") == owner, rec["raw"][:80]
+            continue
+        if any(n in rec["raw"] for n in unrecognized) or not rec["raw"].strip():
+            continue
+        problems = check_line(rec)
+        if problems:
+            failures[(rec["vendor"], rec["category"], rec["raw"][:90])] = problems
+    assert not failures, failures

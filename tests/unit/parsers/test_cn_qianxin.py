@@ -5,7 +5,7 @@ from __future__ import annotations
 from collectors.parsers import parse
 from soc.model import get_path
 
-from .cn_acceptance import check_line, corpus_lines, ctx, raw_with
+from .cn_acceptance import assert_vendor_lines, ctx, raw_with
 
 VENDORS = ('qianxin', '360')
 # Lines whose shape another vendor's devices send too; nothing in them names the brand.
@@ -16,23 +16,7 @@ UNRECOGNIZED: tuple[str, ...] = ()
 
 
 def test_every_qianxin_line_is_recognized() -> None:
-    records = [rec for v in VENDORS for rec in corpus_lines(v)]
-    assert len(records) == 32
-    failures = {}
-    for rec in records:
-        owner = next((o for needle, o in SHARED.items() if needle in rec["raw"]), None)
-        if owner is not None:
-            # A line the corpus also holds (byte for byte or in the same shape) under another
-            # vendor: it is read as the shape's owner, everything else must still hold.
-            doc = parse(rec["raw"], "syslog", ctx()).doc
-            assert get_path(doc, "observer.vendor") == owner, rec["raw"][:80]
-            continue
-        if any(n in rec["raw"] for n in UNRECOGNIZED) or not rec["raw"].strip():
-            continue
-        problems = check_line(rec)
-        if problems:
-            failures[(rec["vendor"], rec["category"], rec["raw"][:90])] = problems
-    assert not failures, failures
+    assert_vendor_lines(VENDORS, 32, SHARED, UNRECOGNIZED)
 
 
 def _doc(vendor: str, needle: str) -> dict:
