@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,14 +38,20 @@ def test_a_mapping_conflict_goes_to_the_dead_letters_with_elasticsearchs_reason(
     good = orjson.dumps({"@timestamp": datetime.now(UTC).isoformat(), "message": f"{marker} fine",
                          "source": {"ip": "192.0.2.1"}})
     pipeline.send_tcp([bad, good])
-    assert wait_for_count(es, f"{p}-events-*", 1, 120, {"match_phrase": {"message": f"{marker} fine"}}) == 1
+    fine = wait_for_count(es, f"{p}-events-*", 1, 120, {"match_phrase": {"message": f"{marker} fine"}})
+    assert fine == 1, f"the good line was not indexed; worker log:\n{pipeline.tail('worker')}"
     query = {"term": {"soc.deadletter.stage": "index.events"}}
-    assert wait_for_count(es, f"{p}-deadletter", 1, 120, query, at_least=True) >= 1
-    hits = es.search(index=f"{p}-deadletter", query=query, size=50)["hits"]["hits"]
-    mine = [h["_source"]["soc"]["deadletter"] for h in hits
-            if marker.encode() in base64.b64decode(h["_source"]["soc"]["deadletter"]["original_base64"])]
-    assert len(mine) == 1
-    assert mine[0]["reason"] == "document_parsing_exception"
+    mine: list[dict] = []
+    deadline = time.monotonic() + 120
+    while not mine and time.monotonic() < deadline:
+        if count(es, f"{p}-deadletter", query):
+            hits = es.search(index=f"{p}-deadletter", query=query, size=50)["hits"]["hits"]
+            mine = [h["_source"]["soc"]["deadletter"] for h in hits
+                    if marker.encode() in base64.b64decode(h["_source"]["soc"]["deadletter"]["original_base64"])]
+        if not mine:
+            time.sleep(0.5)
+    assert len(mine) == 1, f"dead letters of {marker}: {mine}; worker log:\n{pipeline.tail('worker')}"
+    assert mine[0]["reason"] == "document_parsing_exception", mine[0]
     assert "source.ip" in mine[0]["error"]
     # The original bytes are the event the index stage could not write, event.original inside.
     doc = orjson.loads(base64.b64decode(mine[0]["original_base64"]))
