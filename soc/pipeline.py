@@ -8,6 +8,7 @@ Elasticsearch. A namespace (topic prefix, index prefix, consumer group) keeps ru
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,9 +22,36 @@ from soc.config import Settings, load_settings
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free for TCP and UDP on 127.0.0.1, chosen below the ephemeral range.
+
+    A port the kernel hands out with bind(0) comes from the ephemeral range, where the next
+    outgoing connection (to Kafka, to Elasticsearch) may take it before our child binds it:
+    seen as "address already in use". Ports below that range are never taken that way.
+    """
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(20000, max(20001, low - 1))
+        if _bindable(port):
+            return port
+    raise RuntimeError("no free port found below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 @dataclass

@@ -49,6 +49,7 @@ app = faust.App(
     topic_allow_declare=True,
     topic_disable_leader=True,
     web_host="127.0.0.1",
+    web_bind="127.0.0.1",  # faust binds 0.0.0.0 otherwise: the worker's pages stay on loopback
     web_port=_cfg.worker.web_port,
     web_in_thread=False,
     datadir=str(_cfg.worker.data_dir or f"/tmp/{_cfg.worker.app_id}-data"),
