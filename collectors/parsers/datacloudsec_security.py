@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import local_time, apply_fields, relate_ips, set_observer, split_kv
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _IPS_KEYS = {"SIP": "source.ip", "DIP": "destination.ip", "SPORT": "source.port", "DPORT": "destination.port",
@@ -24,14 +23,7 @@ _IPS_KEYS = {"SIP": "source.ip", "DIP": "destination.ip", "SPORT": "source.port"
 
 
 def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    m = _TS.search(text)
-    if m is None:
-        return
-    try:
-        y, mo, d, h, mi, s = (int(g) for g in m.groups())
-        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, text, ctx, _TS)
 
 
 def sniff_datacloudsec(body: str) -> bool:

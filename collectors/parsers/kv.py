@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC, datetime
 from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
-from soc.model import get_path, set_path
+from soc.model import get_path, iso, set_path
 
-from .base import Doc
+from .base import Doc, ParseContext
 
 # key=value or key:value pairs. A value is quoted ("…" or '…'), or runs until the next pair
 # separator. Keys may hold CJK characters, letters, digits, _ - . and / (bounded lengths keep
@@ -229,3 +230,44 @@ def finish_event(
         set_path(doc, "related.user", [user])
     host = get_path(doc, "host.name")
     relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)
+
+
+def local_time(doc: Doc, text: str, ctx: ParseContext, pattern: re.Pattern[str]) -> None:
+    """@timestamp from the first date-time `pattern` finds in text (groups y, m, d, H, M, S),
+    read in the source's zone; tagged `_timestamp_invalid` when it is not a real time."""
+    m = pattern.search(text)
+    if m is None:
+        return
+    try:
+        y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
+    except ValueError:
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def epoch_time(doc: Doc, value: Any) -> None:
+    """@timestamp from whole epoch seconds or milliseconds; 0 or less means "no time"."""
+    try:
+        n = int(value)
+        if n > 0:
+            doc["@timestamp"] = iso(datetime.fromtimestamp(n / 1000 if n > 10**11 else n, UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def set_url(doc: Doc, target: str) -> None:
+    """url.original, url.path and url.query, and url.scheme/url.domain of an absolute URL."""
+    set_path(doc, "url.original", target)
+    rest = target
+    if "://" in target[:12]:
+        scheme, _, rest = target.partition("://")
+        set_path(doc, "url.scheme", scheme.lower())
+        authority, slash, tail = rest.partition("/")
+        if authority:
+            set_path(doc, "url.domain", authority.rsplit("@", 1)[-1].split(":", 1)[0])
+        rest = slash + tail
+    path, q, query = rest.partition("?")
+    if path:
+        set_path(doc, "url.path", path)
+    if q:
+        set_path(doc, "url.query", query)

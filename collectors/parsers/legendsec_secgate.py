@@ -9,13 +9,12 @@ attributed to Legendsec here.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import finish_event, apply_fields, split_kv
+from .kv import local_time, finish_event, apply_fields, split_kv
 
 VENDOR = "legendsec"
 _TS = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -24,15 +23,7 @@ _TRANSPORT = re.compile(r"^(?:IPPROTO_)?(TCP|UDP|ICMP|ICMPV6|GRE|ESP|SCTP)$", re
 
 
 def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    """@timestamp from a local `YYYY/MM/DD hh:mm:ss` (device zone), tagged when invalid."""
-    m = _TS.search(text)
-    if m is None:
-        return
-    try:
-        y, mo, d, h, mi, s = (int(g) for g in m.groups())
-        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, text, ctx, _TS)
 
 
 def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],

@@ -12,7 +12,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import set_url, relate_ips, set_observer, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 
@@ -66,19 +66,7 @@ def _endpoint(doc: Doc, side: str, ip: Any, port: Any) -> None:
 
 
 def _url(doc: Doc, target: str) -> None:
-    """url.original/path/query of the request target."""
-    set_path(doc, "url.original", target)
-    path, q, query = target.partition("?")
-    if "://" in path[:12]:
-        scheme, _, rest = path.partition("://")
-        set_path(doc, "url.scheme", scheme.lower())
-        authority, slash, path = rest.partition("/")
-        set_path(doc, "url.domain", authority.split(":", 1)[0])
-        path = slash + path
-    if path:
-        set_path(doc, "url.path", path)
-    if q:
-        set_path(doc, "url.query", query)
+    set_url(doc, target)
 
 
 def _headers(doc: Doc, headers: Any) -> None:

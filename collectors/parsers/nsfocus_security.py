@@ -16,7 +16,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import finish_event, apply_fields, split_kv, valid_ip
+from .kv import local_time, finish_event, apply_fields, split_kv, valid_ip
 
 VENDOR = "nsfocus"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -25,15 +25,7 @@ _TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre"})
 
 
 def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    """@timestamp from a local date-time (device zone), tagged when invalid."""
-    m = _TS.search(text)
-    if m is None:
-        return
-    try:
-        y, mo, d, h, mi, s = (int(g) for g in m.groups())
-        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, text, ctx, _TS)
 
 
 def _any_time(doc: Doc, value: Any, ctx: ParseContext) -> None:

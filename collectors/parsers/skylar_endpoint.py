@@ -10,16 +10,15 @@ are 360's.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, split_kv, valid_ip
+from .kv import local_time, relate_ips, set_observer, split_kv, valid_ip
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
 _VERSION = re.compile(r"(\d{1,2})\.(\d{1,2})")
@@ -32,14 +31,7 @@ _CATEGORY = {
 
 
 def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    m = _TS.search(text)
-    if m is None:
-        return
-    try:
-        y, mo, d, h, mi, s = (int(g) for g in m.groups())
-        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, text, ctx, _TS)
 
 
 def _finish(doc: Doc, body: str, vendor: str, dataset: str, category: list[str], alert: bool) -> None:

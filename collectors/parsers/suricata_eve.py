@@ -12,7 +12,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import set_url, relate_ips, set_observer, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 _EVENT_TYPE = re.compile(r'\{\s{0,8}"(?:timestamp|event_type)"')
@@ -72,22 +72,9 @@ def _endpoint(doc: Doc, side: str, ip: Any, port: Any) -> None:
 
 
 def _url(doc: Doc, url: str, host: Any) -> None:
-    """url.original, path, query (and scheme/domain of an absolute URL)."""
-    set_path(doc, "url.original", url)
-    rest = url
-    if "://" in url[:12]:
-        scheme, _, rest = url.partition("://")
-        set_path(doc, "url.scheme", scheme.lower())
-        authority, slash, tail = rest.partition("/")
-        if authority:
-            set_path(doc, "url.domain", authority.rsplit("@", 1)[-1].split(":", 1)[0])
-        rest = slash + tail
-    path, q, query = rest.partition("?")
-    if path:
-        set_path(doc, "url.path", path)
-    if q:
-        set_path(doc, "url.query", query)
-    if isinstance(host, str) and host and "url" in doc and "domain" not in doc["url"]:
+    """url.* of the request, with the Host header as url.domain when the URL is relative."""
+    set_url(doc, url)
+    if isinstance(host, str) and host and "domain" not in doc["url"]:
         set_path(doc, "url.domain", host)
 
 

@@ -8,7 +8,7 @@ send after a syslog tag naming the log type (IPS, AV, FILTER, WAG, NAT, SESSION,
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import finish_event, apply_fields, split_kv, valid_ip
+from .kv import local_time, epoch_time, finish_event, apply_fields, split_kv, valid_ip
 
 VENDOR = "venus"
 _TS = re.compile(r"(\d{4})[-/ ](\d{1,2})[-/ ](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -28,26 +28,11 @@ _ALERT_TAGS = frozenset({"IPS", "AV", "CCTUNNEL", "SCAN", "WAG", "DDOS", "VIRUS"
 
 
 def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    """@timestamp from the first local date-time in text (device zone), tagged when invalid."""
-    m = _TS.search(text)
-    if m is None:
-        return
-    try:
-        y, mo, d, h, mi, s = (int(g) for g in m.groups())
-        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, text, ctx, _TS)
 
 
 def _epoch_time(doc: Doc, value: Any) -> None:
-    """@timestamp from epoch seconds or milliseconds."""
-    try:
-        n = int(value)
-        if n <= 0:
-            return
-        doc["@timestamp"] = iso(datetime.fromtimestamp(n / 1000 if n > 10**11 else n, UTC))
-    except (TypeError, ValueError, OverflowError, OSError):
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    epoch_time(doc, value)
 
 
 def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],

@@ -11,7 +11,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import set_url, relate_ips, set_observer, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 TAG_PARTIAL = "_parse_partial"
@@ -148,21 +148,7 @@ def _set_clients(doc: Doc, text: str) -> None:
 
 
 def _set_url(doc: Doc, target: str) -> None:
-    """url.original, and path/query (scheme/domain when absolute)."""
-    set_path(doc, "url.original", target)
-    rest = target
-    if "://" in target[:12]:
-        scheme, _, rest = target.partition("://")
-        set_path(doc, "url.scheme", scheme.lower())
-        authority, slash, tail = rest.partition("/")
-        if authority:
-            set_path(doc, "url.domain", authority.rsplit("@", 1)[-1].split(":", 1)[0])
-        rest = slash + tail
-    path, q, query = rest.partition("?")
-    if path:
-        set_path(doc, "url.path", path)
-    if q:
-        set_path(doc, "url.query", query)
+    set_url(doc, target)
 
 
 def _set_request(doc: Doc, request: str) -> bool:
