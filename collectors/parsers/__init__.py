@@ -14,6 +14,13 @@ accepts the body (by priority, cheapest checks first). A syslog line that no mes
 claims is still an event (its header is understood); a bare line nothing claims is an error.
 A message format that fails on a body it claimed leaves what the envelope understood, tagged
 `_message_unparsed` with the reason in error.message, for review.
+
+A source declared as a device (`ctx.device`, from `vendor`/`product`/`type` in the sources file)
+has the last word on observer.vendor/product/type: OEM products send other brands' formats byte
+for byte, and only the operator knows which box it is. A line from a declared device that no
+message format classified (no event.category) is still that device's event: event.category
+["host"], event.type ["info"], its IP addresses in related.ip, tagged `_parse_partial` for
+review; a line that could not be read at all becomes such an event too, instead of an error.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ from dataclasses import dataclass
 
 from soc.model import get_path, set_path
 
-from .base import Doc, MessageParser, ParseContext, Parsed, ParseError, Parser
+from .base import DeviceHint, Doc, MessageParser, ParseContext, Parsed, ParseError, Parser
+from .kv import relate_ips
 
 __all__ = [
     "MESSAGE_FORMATS",
     "PARSERS",
+    "DeviceHint",
     "Doc",
     "MessageFormat",
     "ParseContext",
@@ -165,6 +174,45 @@ def parse(text: str, format_hint: str, ctx: ParseContext) -> Parsed:
     """Parse one line into an ECS document (see the module docstring for the order)."""
     if not text or text.isspace():
         raise ParseError("empty", "empty line")
+    device = ctx.device
+    if device is None or not (device.vendor or device.product or device.type):
+        return _parse(text, format_hint, ctx)
+    try:
+        parsed = _parse(text, format_hint, ctx)
+    except ParseError as exc:
+        # A declared device's line that nothing could read: still that device's event.
+        doc: Doc = {"message": text.strip(" \ufeff\r\n"), "event": {"kind": "event"}}
+        parsed = Parsed(doc=doc, device_timestamped=False)
+        set_path(parsed.doc, "error.message", str(exc))
+    _declared(parsed, device, text)
+    return parsed
+
+
+# The tag of a line understood only in part (its envelope, not its message), for review.
+TAG_PARTIAL = "_parse_partial"
+
+
+def _declared(parsed: Parsed, device: DeviceHint, text: str) -> None:
+    """Apply the source's declared device: observer.* from it; an unclassified line is a host event."""
+    doc = parsed.doc
+    for key in ("vendor", "product", "type"):
+        value = getattr(device, key).strip()
+        if value:
+            set_path(doc, f"observer.{key}", value)
+    if get_path(doc, "event.category"):
+        return
+    if not get_path(doc, "event.kind"):
+        set_path(doc, "event.kind", "event")
+    set_path(doc, "event.category", ["host"])
+    if not get_path(doc, "event.type"):
+        set_path(doc, "event.type", ["info"])
+    if TAG_PARTIAL not in parsed.tags:
+        parsed.tags.append(TAG_PARTIAL)
+    relate_ips(doc, text)
+
+
+def _parse(text: str, format_hint: str, ctx: ParseContext) -> Parsed:
+    """The envelope, then the message format (without the declared device)."""
     hint = format_hint.strip().lower()
     configured = MESSAGE_FORMATS.get(hint)
     stripped = text.lstrip(" \ufeff")

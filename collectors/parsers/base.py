@@ -12,6 +12,19 @@ Doc = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceHint:
+    """The device a source is declared to be in the sources file (`vendor`, `product`, `type`).
+
+    The operator knows which box sends to a source; the line does not always say (OEM products
+    send other brands' formats byte for byte). Empty strings mean "not declared".
+    """
+
+    vendor: str = ""
+    product: str = ""
+    type: str = ""  # ECS observer.type: firewall, ids, ips, waf, bastion, host...
+
+
+@dataclass(frozen=True, slots=True)
 class ParseContext:
     """Facts about the message that do not come from its text."""
 
@@ -20,6 +33,7 @@ class ParseContext:
     timezone: ZoneInfo  # the device's zone, for timestamps that carry none (RFC 3164)
     tenant: str = ""
     peer: str = ""
+    device: DeviceHint | None = None  # the configured device of the source, if declared
 
 
 @dataclass(slots=True)

@@ -4,6 +4,9 @@
 subtype="forward" srcip=... dstip=... action="deny" ...`, after a syslog header or bare (also
 after a relay's "ISO-time relay-ip " prefix). Fields follow Elastic's fortinet_fortigate
 mapping where it is ECS-correct; IPS/AV detections name the signature in rule.* (not the policy).
+FortiOS 4 wrote `log_id=`, `device_id=`, `src=`/`dst=` and the UTM kind in `type=` (`type=dlp`,
+`type=virus`, `type=attack`) where FortiOS 5+ writes `logid=`, `devid=`, `srcip=` and `type=utm`;
+both are read (FortiOS 4 firmware lives on in OEM boxes, e.g. EasyNetworks).
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ FORTI_KEYS: dict[str, str] = {
     "eventtime": "fortinet.firewall.eventtime", "attack": "rule.name", "attackid": "rule.id",
     "method": "fortinet.firewall.method", "result": "fortinet.firewall.result",
     "app": "network.application", "appcat": "fortinet.firewall.appcat",
+    # FortiOS 4 names
+    "log_id": "event.code", "device_id": "observer.serial_number", "src_int": "observer.ingress.interface.name",
+    "dst_int": "observer.egress.interface.name", "pri": "log.level", "attack_id": "rule.id",
 }  # fmt: skip
 _INT_FIELDS = ("source.nat.port", "destination.nat.port")
 _TRANSPORT = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "47": "gre", "50": "esp", "132": "sctp"}
@@ -51,12 +57,32 @@ _DENY = frozenset({"deny", "block", "blocked", "dropped", "drop", "reset", "reje
 _ALLOW = frozenset({"accept", "allow", "pass", "passthrough", "permit", "close", "timeout"})
 _DETECTION = frozenset({"ips", "anomaly", "virus", "botnet", "malware"})
 _FAILED = frozenset({"failed", "failure", "fail", "error", "negotiate_error", "deny"})
+# FortiOS 4 `type=` of a UTM log -> the FortiOS 5 subtype of `type=utm`.
+_FOS4_UTM = {"virus": "virus", "attack": "ips", "ips": "ips", "webfilter": "webfilter", "dlp": "dlp",
+             "spam": "emailfilter", "emailfilter": "emailfilter", "app-crtl": "app-ctrl", "im": "im",
+             "voip": "voip", "netscan": "netscan"}  # fmt: skip
 
 
 def sniff_fortigate(body: str) -> bool:
-    """FortiOS layout: date=YYYY-MM-DD time=hh:mm:ss near the start, with a logid or devid."""
+    """FortiOS layout: date=YYYY-MM-DD time=hh:mm:ss near the start, with a logid or devid (log_id
+    in FortiOS 4)."""
     head = body[:400]
-    return "date=" in head and ("logid=" in head or "devid=" in head) and _SNIFF.search(head) is not None
+    return (
+        "date=" in head
+        and ("logid=" in head or "devid=" in head or "log_id=" in head)
+        and _SNIFF.search(head) is not None
+    )
+
+
+def _utm_kind(pairs: dict[str, str]) -> tuple[str, str]:
+    """(type, subtype) in FortiOS 5 terms: FortiOS 4's `type=dlp` is `type=utm subtype=dlp`."""
+    ltype = pairs.get("type", "").lower()
+    subtype = pairs.get("subtype", "").lower()
+    if ltype in _FOS4_UTM:
+        if subtype not in _DETECTION:
+            subtype = _FOS4_UTM[ltype]
+        ltype = "utm"
+    return ltype, subtype
 
 
 def _timestamp(pairs: dict[str, str], ctx: ParseContext) -> datetime:
@@ -71,8 +97,7 @@ def _timestamp(pairs: dict[str, str], ctx: ParseContext) -> datetime:
 
 def _classify(doc: Doc, pairs: dict[str, str]) -> None:
     """event.kind/category/type/outcome/action from type, subtype, action and status."""
-    ltype = pairs.get("type", "").lower()
-    subtype = pairs.get("subtype", "").lower()
+    ltype, subtype = _utm_kind(pairs)
     action = pairs.get("action", "").lower()
     status = pairs.get("status", "").lower()
     if action:
@@ -99,6 +124,8 @@ def _classify(doc: Doc, pairs: dict[str, str]) -> None:
             types.append("denied")
         elif action in ("pass", "passthrough", "allow", "accept"):
             types.append("allowed")
+        if not types:
+            types = ["info"]  # a UTM record that only logs ("log-only", "monitored"): DLP, app control
     elif ltype == "event":
         if action in ("login", "logout") or "login" in pairs.get("logdesc", "").lower():
             category = ["authentication"]
@@ -125,7 +152,7 @@ def parse_fortigate(body: str, doc: Doc, ctx: ParseContext) -> None:
         raise ParseError("fortigate_no_date", "no date= field")
     text = body[start:]
     pairs = split_kv(text, seps="=")
-    if "date" not in pairs or ("logid" not in pairs and "devid" not in pairs):
+    if "date" not in pairs or not ("logid" in pairs or "devid" in pairs or "log_id" in pairs):
         raise ParseError("fortigate_not_kv", "no date/logid/devid fields")
 
     set_observer(doc, "fortinet", "fortigate", "firewall")
@@ -137,11 +164,12 @@ def parse_fortigate(body: str, doc: Doc, ctx: ParseContext) -> None:
         doc.setdefault("tags", []).append("_timestamp_invalid")
 
     fields = {k: v for k, v in pairs.items() if v not in ("N/A", "n/a")}
-    subtype = fields.get("subtype", "").lower()
+    _ltype, subtype = _utm_kind(fields)
     extra = dict(FORTI_KEYS)
     if subtype not in _DETECTION:
         extra.pop("attack")
         extra.pop("attackid")
+        extra.pop("attack_id")
     else:
         # The signature is the rule of a detection; the firewall policy is kept aside.
         extra["policyid"] = "fortinet.firewall.policyid"

@@ -2,7 +2,10 @@
 
 StoneOS: `[SERIAL(vsys) ]EVENTID [HillstoneNetworks#]Type@Module: text`, e.g.
 `4808924b Threat@IPS: CRITICAL! From 172.18.1.18(UNKNOWN:-@-):4080(xethernet2/2) to
-202.101.226.69(...):53(xethernet2/0), threat name: ..., threat type: ..., action: reset, ...`.
+202.101.226.69(...):53(xethernet2/0), threat name: ..., threat type: ..., action: reset, ...`;
+traffic: `Traffic@FLOW: SESSION: 192.168.0.8:20530(ethernet0/0)->1.1.1.1:58386(ethernet0/1), APP/Protocol
+PING/ICMP: ECHO_REQUEST, vr trust-vr, policy 1, ..., send bytes 78, ..., zone from trust to untrust,
+start time ..., close time ..., session end, Ageout`.
 OSG: `type=login date=YYYY-MM-DD hh:mm:ss srcip=.. sysuser=.. module=WEB result=success` (local time).
 """
 
@@ -17,13 +20,22 @@ from . import register_message
 from .base import Doc, ParseContext, ParseError
 from .kv import relate_ips, set_observer, split_kv, valid_ip
 
+# The serial may carry a stray control byte ("3411415223002432\x05T1(root)" in the wild).
 _HEAD = re.compile(
-    r"(?:([0-9A-Za-z]{10,24})\((\w{1,32})\) )?([0-9a-f]{8}) (?:HillstoneNetworks#)?"
+    r"(?:([^\s()]{10,32})\((\w{1,32})\) )?([0-9a-f]{8}) (?:HillstoneNetworks#)?"
     r"([A-Z][A-Za-z]{1,15})@([A-Za-z]{2,16}): ?"
 )
 # "From 1.2.3.4(UNKNOWN:-@-):53(xethernet2/0) to [3002::35](...):80(ethernet0/4)," (user part optional)
 _ENDPOINT = r"\[?([0-9A-Fa-f.:]{2,45}?)\]?(?:\([^)]{0,64}\))?(?::(\d{1,5}))?(?:\(([^)]{0,64})\))?"
 _FLOW = re.compile(rf"From {_ENDPOINT} to {_ENDPOINT},")
+_SIDE = r"\[?([0-9A-Fa-f.:]{2,45}?)\]?:(\d{1,5})\(([^)]{0,64})\)"
+_SESSION = re.compile(rf"SESSION: {_SIDE}->{_SIDE},")
+# "send bytes 78", "policy 1", "vr trust-vr": the word-separated items of a traffic log.
+_TRAFFIC_ITEM = re.compile(
+    r"(?:^|, )(send packets|send bytes|receive packets|receive bytes|policy|vr|close time|start time)"
+    r" ([^,]{1,64})"
+)
+_ZONES = re.compile(r"zone from (\S{1,64}) to (\S{1,64})")
 _ITEM = re.compile(r"(?:^|, ?)([A-Za-z&/ ]{2,40}?): ([^,]{0,2048})")
 _ADMIN = re.compile(r'Admin user "([^"]{1,64})" (logged (?:in|out)|failed to log in)\b.{0,64}?IP is (\S{2,45})')
 _OSG_SNIFF = re.compile(r"type=\w{1,32} date=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} srcip=\S{2,45} sysuser=")
@@ -66,6 +78,9 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
             if iface and iface != "-":
                 direction = "ingress" if side == "source" else "egress"
                 set_path(doc, f"observer.{direction}.interface.name", iface)
+    session = _SESSION.search(text) if flow is None and typ == "Traffic" else None
+    if session is not None:
+        cats, types = _traffic(doc, text, session, ctx)
     items = {k.strip().lower(): v.strip() for k, v in _ITEM.findall(text[flow.end() - 1 :] if flow else text)}
     if typ == "Threat":
         set_path(doc, "event.kind", "alert")
@@ -124,6 +139,52 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
     if get_path(doc, "user.name"):
         set_path(doc, "related.user", [get_path(doc, "user.name")])
     relate_ips(doc, body)
+
+
+def _traffic(doc: Doc, text: str, session: re.Match[str], ctx: ParseContext) -> tuple[list[str], list[str]]:
+    """A StoneOS session record: endpoints, app/protocol, policy, bytes, zones, start/close time."""
+    sip, sport, sif, dip, dport, dif = session.groups()
+    for side, ip, port in (("source", sip, sport), ("destination", dip, dport)):
+        if valid_ip(ip):
+            set_path(doc, f"{side}.ip", valid_ip(ip))
+        set_path(doc, f"{side}.port", int(port))
+    for direction, iface in (("ingress", sif), ("egress", dif)):
+        if iface and iface != "-":
+            set_path(doc, f"observer.{direction}.interface.name", iface)
+    rest = text[session.end() :]
+    app = re.match(r" ?APP/Protocol ([^/,\s]{1,64})/([^:,\s]{1,32})", rest)
+    if app is not None:
+        set_path(doc, "network.application", app.group(1).lower())
+        set_path(doc, "network.transport", app.group(2).lower())
+    items = dict(_TRAFFIC_ITEM.findall(rest))
+    numbers = {"send bytes": "source.bytes", "receive bytes": "destination.bytes",
+               "send packets": "source.packets", "receive packets": "destination.packets"}  # fmt: skip
+    for key, field in numbers.items():
+        if items.get(key, "").isdigit():
+            set_path(doc, field, int(items[key]))
+    if items.get("policy"):
+        set_path(doc, "rule.id", items["policy"])
+    if items.get("vr"):
+        set_path(doc, "soc.device.vr", items["vr"])
+    zones = _ZONES.search(rest)
+    if zones is not None:
+        set_path(doc, "observer.ingress.zone", zones.group(1))
+        set_path(doc, "observer.egress.zone", zones.group(2).rstrip(","))
+    for key, field in (("start time", "event.start"), ("close time", "event.end")):
+        when = _TIME.match(items.get(key, ""))
+        if when is not None:
+            try:
+                set_path(doc, field, iso(datetime(*(int(g) for g in when.groups()), tzinfo=ctx.timezone)))  # type: ignore[misc]
+            except ValueError:
+                pass
+    types = ["connection"]
+    if ", session end" in rest:
+        types.append("end")
+        set_path(doc, "event.action", "session-end")
+    elif ", session start" in rest:
+        types.append("start")
+        set_path(doc, "event.action", "session-start")
+    return ["network"], types
 
 
 @register_message(

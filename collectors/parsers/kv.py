@@ -204,6 +204,18 @@ def set_observer(doc: Doc, vendor: str, product: str, kind: str) -> None:
     set_path(doc, "observer.type", kind)
 
 
+# host.os.type -> (observer.vendor, observer.product) of a host's own logs.
+HOST_OS = {"linux": ("linux", "linux"), "windows": ("microsoft", "windows")}
+
+
+def set_host_os(doc: Doc, os_type: str) -> None:
+    """A host's own log (sshd, sudo, PAM, the Windows event log): the host is the observer
+    (type "host", vendor and product its operating system) and host.os.type says which."""
+    vendor, product = HOST_OS[os_type]
+    set_observer(doc, vendor, product, "host")
+    set_path(doc, "host.os.type", os_type)
+
+
 def finish_event(
     doc: Doc, body: str, vendor: str, product: str, kind: str, dataset: str,
     category: list[str], etype: list[str], alert: bool = False,

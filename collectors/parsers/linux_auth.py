@@ -14,7 +14,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, valid_ip
+from .kv import relate_ips, set_host_os, valid_ip
 
 _SUDO = re.compile(r"\s{0,32}(\S{1,256}) : (.{0,4096}?)(?:COMMAND=(.*))?$")
 _PAM_KV = re.compile(r"(\w{1,32})=(\S{0,256})")
@@ -258,6 +258,7 @@ def parse_linux_auth(body: str, doc: Doc, ctx: ParseContext) -> None:
         or _accounts(doc, text)
     )
     if handled:
+        set_host_os(doc, "linux")
         set_path(doc, "event.module", "system")
         set_path(doc, "event.dataset", "system.auth")
         relate_ips(doc, text)

@@ -1,4 +1,8 @@
-"""OpenSSH sshd messages to ECS, with the system.auth.ssh fields of Elastic's system package."""
+"""OpenSSH sshd messages to ECS, with the system.auth.ssh fields of Elastic's system package.
+
+The host is the observer: observer.vendor/product "linux", observer.type "host", host.os.type
+"linux" (OpenSSH also runs on BSDs and appliances; a declared device in the sources file says so).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
+from .kv import set_host_os
 
 # Names that sshd writes verbatim may hold spaces; bounded lazy groups keep matching linear.
 _USER = r"(.{0,256}?)"
@@ -65,7 +70,8 @@ def _append_related(doc: Doc, kind: str, value: str) -> None:
 def _set_event(
     doc: Doc, action: str, category: list[str], type_: list[str], outcome: str = ""
 ) -> None:
-    """The event.* classification of an sshd message."""
+    """The event.* classification of an sshd message (one that was understood: the host observes)."""
+    set_host_os(doc, "linux")
     set_path(doc, "event.action", action)
     set_path(doc, "event.category", category)
     set_path(doc, "event.type", type_)
@@ -140,7 +146,9 @@ def enrich_sshd(message: str, doc: Doc, ctx: ParseContext) -> None:
         if m is None:
             return
         addr, port = m.groups()
-        _set_event(doc, "ssh_no_identification", ["network"], ["info"])
+        # A connection to the SSH service that never began the protocol (a scanner, a probe):
+        # pre-authentication, like "Connection closed by ... [preauth]".
+        _set_event(doc, "ssh_no_identification", ["network", "authentication"], ["info"])
         _set_source(doc, addr, port)
         if "ip" in doc.get("source", {}):
             set_path(doc, "system.auth.ssh.dropped_ip", doc["source"]["ip"])

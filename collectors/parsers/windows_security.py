@@ -1,9 +1,12 @@
 """Windows Security event log to ECS: winlogbeat JSON, and the localized (Chinese or English) text
-that Eventlog-to-Syslog, NXLog and Snare agents forward over syslog.
+that Eventlog-to-Syslog, NXLog and Snare agents forward over syslog; and the Eventlog-to-Syslog
+agent's own start/stop notices.
 
 event.code is the event id; event.action/category/type follow Elastic's windows integration
 vocabulary ("logged-in", "logon-failed", ...). For logon events user.name is the account that
 logged on; for account management it is the actor and user.target.name the account changed.
+The host is the observer: observer.vendor "microsoft", product "windows", type "host", and
+host.os.type "windows".
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from soc.model import get_path, iso, parse_iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, valid_ip
+from .kv import relate_ips, set_host_os, valid_ip
 
 # event id -> (action, category, type, outcome or "")
 EVENTS: dict[str, tuple[str, list[str], list[str], str]] = {
@@ -105,6 +108,8 @@ _LABEL_RX = {
 }
 _CMDLINE = re.compile(r"(?:进程命令行|Process Command Line)" + _SEP + r"(.{1,8192}?)(?=\s{2,}|\s令牌|\s Token|$)")
 _REASON = re.compile(r"(?:失败原因|Failure Reason)" + _SEP + r"(.{1,256}?)(?:\s{1,4}(?:状态|Status)" + _SEP + ")")
+# The Eventlog-to-Syslog agent (evtsys) announcing itself: "Eventlog to Syslog Service Started: ...".
+_EVTSYS_SERVICE = re.compile(r"Eventlog to Syslog Service (Started|Stopped)\b")
 _TRANSPORT = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp"}
 _DIRECTION = {"入站": "inbound", "出站": "outbound", "inbound": "inbound", "outbound": "outbound"}
 
@@ -119,6 +124,7 @@ def sniff_windows(body: str) -> bool:
 
 
 def _classify(doc: Doc, code: str, outcome: str | None) -> None:
+    set_host_os(doc, "windows")
     set_path(doc, "event.code", code)
     known = EVENTS.get(code)
     if known is not None:
@@ -324,3 +330,21 @@ def parse_windows_security(body: str, doc: Doc, ctx: ParseContext) -> None:
         _text(text[m.end() :], doc, code, outcome)
         return
     _text(text, doc, None, None)
+
+
+@register_message(
+    "windows_evtsys", sniff=lambda body: body.startswith("Eventlog to Syslog Service "), priority=20
+)
+def parse_windows_evtsys(body: str, doc: Doc, ctx: ParseContext) -> None:
+    """The Eventlog-to-Syslog agent starting or stopping (the host's log forwarding, like 1100)."""
+    m = _EVTSYS_SERVICE.match(body.strip())
+    if m is None:
+        raise ParseError("evtsys_unknown", "not an Eventlog to Syslog service notice")
+    started = m.group(1) == "Started"
+    set_host_os(doc, "windows")
+    set_path(doc, "event.module", "windows")
+    set_path(doc, "event.dataset", "windows.evtsys")
+    set_path(doc, "event.provider", "evtsys")
+    set_path(doc, "event.action", "logging-service-started" if started else "logging-service-shutdown")
+    set_path(doc, "event.category", ["process"])
+    set_path(doc, "event.type", ["start"] if started else ["end"])

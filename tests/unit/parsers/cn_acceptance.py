@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.parsers import ParseContext, parse
+from collectors.parsers import DeviceHint, ParseContext, parse
 from collectors.parsers.kv import IPV4, IPV6, valid_ip
 from soc.model import get_path
 
@@ -50,9 +50,12 @@ PRIMARY: dict[str, frozenset[str]] = {
     "vpn": frozenset({"network", "authentication"}),
     "edr": frozenset({"malware", "host"}),
     "eps": frozenset({"malware", "host"}),
-    "antivirus": frozenset({"malware", "host"}),
+    # Antivirus gateways (Leadsec, Topsec) run firewall firmware: their packet-filter records are network.
+    "antivirus": frozenset({"malware", "host", "network"}),
     "utm": frozenset({"network", "intrusion_detection"}),
-    "os": frozenset({"host"}),
+    # A host's own logs include its packet filter (Windows Filtering Platform 5156, iptables) and
+    # the servers it runs (an nginx access log): network and web, as the line says.
+    "os": frozenset({"host", "network", "web"}),
 }
 MANAGEMENT = frozenset({"authentication", "configuration", "host", "iam", "session", "process", "file"})
 ECS_CATEGORIES = frozenset({
@@ -66,9 +69,25 @@ ECS_TYPES = frozenset({
 })  # fmt: skip
 
 
-def ctx() -> ParseContext:
-    """A Beijing-time context received on 2024-01-01."""
-    return ParseContext("cn-test", datetime(2024, 1, 1, tzinfo=UTC), ZoneInfo("Asia/Shanghai"))
+# Corpus category -> the observer.type an operator declares for such a device.
+DECLARED_TYPE: dict[str, str] = {
+    "firewall": "firewall", "ips": "ips", "ids": "ids", "apt": "ids", "antidos": "ips", "waf": "waf",
+    "bastion": "bastion", "vpn": "vpn", "edr": "edr", "eps": "edr", "antivirus": "antivirus", "utm": "utm",
+    "os": "host",
+}  # fmt: skip
+
+
+def ctx(device: DeviceHint | None = None) -> ParseContext:
+    """A Beijing-time context received on 2024-01-01 (from a declared device, if given)."""
+    return ParseContext("cn-test", datetime(2024, 1, 1, tzinfo=UTC), ZoneInfo("Asia/Shanghai"), device=device)
+
+
+def declared_ctx(rec: dict[str, Any]) -> ParseContext:
+    """The context of a source declared, in the sources file, as the device the corpus names."""
+    return ctx(DeviceHint(vendor=rec["vendor"], product=rec["product"], type=DECLARED_TYPE[rec["category"]]))
+
+
+_CTX = ctx  # check_line's `ctx` parameter hides the function
 
 
 def corpus_lines(vendor: str) -> list[dict[str, Any]]:
@@ -109,10 +128,13 @@ def missing_ips(raw: str, doc: dict[str, Any]) -> list[str]:
     return sorted({ip for ip in written if ip and ip not in held})
 
 
-def check_line(rec: dict[str, Any], hint: str = "syslog", check_type: bool = True) -> list[str]:
-    """The acceptance problems of one corpus line (empty when it passes)."""
+def check_line(
+    rec: dict[str, Any], hint: str = "syslog", check_type: bool = True, ctx: ParseContext | None = None
+) -> list[str]:
+    """The acceptance problems of one corpus line (empty when it passes), read with `ctx`
+    (default: the Beijing-time context of a source that declares no device)."""
     raw, cat = rec["raw"], rec["category"]
-    doc = parse(raw, hint, ctx()).doc
+    doc = parse(raw, hint, ctx if ctx is not None else _CTX()).doc
     problems = []
     if get_path(doc, "observer.vendor") != rec["vendor"]:
         problems.append(f"observer.vendor={get_path(doc, 'observer.vendor')!r}")
