@@ -2,14 +2,16 @@
 
 Same machine, same Kafka, same lines. For each collector:
 - TCP: N lines sent over one connection as fast as the collector takes them; the rate is N over
-  the time until all N are in Kafka (zero loss required: counted in the topic);
+  the time until all N are in Kafka (rsyslog: the topic's end offsets; ours: the lines the
+  collector reports acknowledged, since one Kafka record holds a batch of lines). Afterwards
+  both topics are read back and every line checked by content: none lost, none twice;
 - UDP: N lines sent paced at --udp-rate lines/s; reports how many reached Kafka (UDP may drop in
   the kernel when a receiver falls behind: the loss is part of the result).
 Both producers ask for acks from all in-sync replicas (rsyslog: request.required.acks=-1).
 
 Needs the stack up and Debian's rsyslog and rsyslog-kafka:
     apt-get install -y rsyslog rsyslog-kafka
-Usage: .venv/bin/python -m bench.collector_vs_rsyslog [--lines 200000] [--udp-rate 20000]
+Usage: .venv/bin/python -m bench.collector_vs_rsyslog [--lines 1000000] [--udp-rate 20000]
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.e2e_syslog import machine
 from bench.generate import lines as gen_lines
 from soc.config import load_settings
+from soc.model import RawBatch
 from soc.pipeline import LocalPipeline, Namespace, free_port
 
 RSYSLOG_CONF = """
@@ -61,7 +66,7 @@ async def create_rsyslog_topic(bootstrap: str, topic: str, partitions: int) -> N
 
 
 async def topic_count(bootstrap: str, topic: str) -> int:
-    """Messages in a topic (sum of end offsets; every topic here starts empty)."""
+    """Kafka records in a topic (sum of end offsets; every topic here starts empty)."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
@@ -79,15 +84,34 @@ async def topic_count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-def wait_count(bootstrap: str, topic: str, n: int, timeout: float) -> tuple[int, float]:
+async def topic_lines(bootstrap: str, topic: str, batched: bool) -> Counter[bytes]:
+    """Every line in a topic, counted: rsyslog writes one line per Kafka record, we write
+    RawBatches (several lines per record)."""
+    from aiokafka import AIOKafkaConsumer
+
+    records = await topic_count(bootstrap, topic)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    seen: Counter[bytes] = Counter()
+    read = 0
+    try:
+        while read < records:
+            for recs in (await consumer.getmany(timeout_ms=1000, max_records=10000)).values():
+                read += len(recs)
+                for r in recs:
+                    seen.update(RawBatch.decode(r.value).messages if batched else [r.value])
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def wait_until(done: Callable[[], bool], timeout: float) -> float:
+    """perf_counter() when done() first holds (polled every 50 ms), or at the timeout."""
     deadline = time.monotonic() + timeout
-    got = 0
-    while time.monotonic() < deadline:
-        got = asyncio.run(topic_count(bootstrap, topic))
-        if got >= n:
-            return got, time.perf_counter()
-        time.sleep(0.2)
-    return got, time.perf_counter()
+    while time.monotonic() < deadline and not done():
+        time.sleep(0.05)
+    return time.perf_counter()
 
 
 def send_tcp(port: int, data: list[bytes]) -> None:
@@ -106,25 +130,31 @@ def send_udp(port: int, data: list[bytes], rate: float) -> None:
             s.sendto(line, ("127.0.0.1", port))
 
 
-def measure(name: str, bootstrap: str, topic: str, tcp: int, udp: int, tcp_lines: list[bytes],
+def measure(name: str, lines_in_kafka: Callable[[], int], tcp: int, udp: int, tcp_lines: list[bytes],
             udp_lines: list[bytes], udp_rate: float) -> dict[str, float]:
-    base = asyncio.run(topic_count(bootstrap, topic))
+    """TCP: the rate until the collector reports every line in Kafka; UDP: lines that arrived."""
     t0 = time.perf_counter()
     send_tcp(tcp, tcp_lines)
-    got, t1 = wait_count(bootstrap, topic, base + len(tcp_lines), 600)
+    t1 = wait_until(lambda: lines_in_kafka() >= len(tcp_lines), 600)
     tcp_rate = len(tcp_lines) / (t1 - t0)
-    tcp_lost = base + len(tcp_lines) - got
-    base = got
     send_udp(udp, udp_lines, udp_rate)
-    time.sleep(1)
-    got, _ = wait_count(bootstrap, topic, base + len(udp_lines), 60)
-    print(f"  {name}: TCP {tcp_rate:,.0f} lines/s (lost {tcp_lost}); UDP {got - base:,} of {len(udp_lines):,}", flush=True)
-    return {"tcp_rate": tcp_rate, "tcp_lost": tcp_lost, "udp_got": got - base}
+    wait_until(lambda: lines_in_kafka() >= len(tcp_lines) + len(udp_lines), 30)
+    print(f"  {name}: TCP {tcp_rate:,.0f} lines/s", flush=True)
+    return {"tcp_rate": tcp_rate}
+
+
+def verify(seen: Counter[bytes], tcp_lines: list[bytes], udp_lines: list[bytes]) -> dict[str, float]:
+    """By content: TCP lines missing or duplicated in Kafka, and UDP lines that arrived."""
+    return {
+        "tcp_lost": sum(1 for line in tcp_lines if seen[line] == 0),
+        "tcp_dup": sum(1 for line in tcp_lines if seen[line] > 1),
+        "udp_got": sum(1 for line in udp_lines if seen[line] > 0),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--udp-rate", type=float, default=20_000)
     args = ap.parse_args()
     rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -158,10 +188,14 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         print("rsyslog (imtcp/imudp → omkafka):", flush=True)
-        theirs = measure("rsyslog", bootstrap, rs_topic, rs_tcp, rs_udp, tcp_lines, udp_lines, args.udp_rate)
+        theirs = measure("rsyslog", lambda: asyncio.run(topic_count(bootstrap, rs_topic)), rs_tcp, rs_udp,
+                         tcp_lines, udp_lines, args.udp_rate)
         print("soc collect syslog:", flush=True)
-        ours = measure("ours", bootstrap, f"{prefix}.raw", ns.syslog_port, ns.syslog_port, tcp_lines, udp_lines,
-                       args.udp_rate)
+        sent = 'soc_sent_total{stage="collector.syslog"}'
+        ours = measure("ours", lambda: int(pipeline.metrics("collector").get(sent, 0)), ns.syslog_port,
+                       ns.syslog_port, tcp_lines, udp_lines, args.udp_rate)
+        theirs |= verify(asyncio.run(topic_lines(bootstrap, rs_topic, batched=False)), tcp_lines, udp_lines)
+        ours |= verify(asyncio.run(topic_lines(bootstrap, f"{prefix}.raw", batched=True)), tcp_lines, udp_lines)
     finally:
         pipeline.stop()
         rs.send_signal(signal.SIGTERM)
@@ -177,7 +211,8 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     print(f"| TCP, {args.lines:,} lines, lines/s into Kafka | {theirs['tcp_rate']:,.0f} | {ours['tcp_rate']:,.0f} | "
           f"{ours['tcp_rate'] / theirs['tcp_rate']:.2f} |")
-    print(f"| TCP lines lost | {theirs['tcp_lost']:.0f} | {ours['tcp_lost']:.0f} | |")
+    print(f"| TCP lines lost / duplicated (by content) | {theirs['tcp_lost']:.0f} / {theirs['tcp_dup']:.0f} | "
+          f"{ours['tcp_lost']:.0f} / {ours['tcp_dup']:.0f} | |")
     print(f"| UDP at {args.udp_rate:,.0f}/s: lines in Kafka of {len(udp_lines):,} | {theirs['udp_got']:,.0f} | "
           f"{ours['udp_got']:,.0f} | |")
 

@@ -59,7 +59,7 @@ def ecs_docs(data: list[bytes]) -> list[dict]:
     docs = []
     for i, line in enumerate(data):
         rec = RawRecord(line, now + i, "syslog-tcp", "127.0.0.1:1", "syslog:127.0.0.1", "syslog")
-        key, doc = normalize(rec.encode())
+        key, doc = normalize(rec.encode())[0]
         if key is not None:
             docs.append(doc)
     return docs

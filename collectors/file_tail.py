@@ -27,7 +27,7 @@ from soc.config import FileSettings, Settings
 from prometheus_client import start_http_server
 
 from soc.metrics import ERRORS, REGISTRY
-from soc.model import RawRecord
+from soc.model import RawBatch
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,13 @@ class FileTailer:
             idle = time.monotonic() - f.last_data
             if idle >= self.cfg.flush_idle_s and (f.partial or f.pending):
                 # A last line without newline, or a multi-line record nobody will continue.
-                if f.partial:
-                    await self._record(f, f.partial)
-                    f.partial = b""
-                    sent += 1
-                sent += await self._flush_pending(f)
+                last = [f.partial] if f.partial else []
+                f.partial = b""
+                if f.pending:
+                    last.append(b"\n".join(f.pending))
+                    f.pending = []
+                await self._records(f, last)
+                sent += len(last)
             if not self._still_there(f) and f.offset >= os.fstat(f.fd).st_size and not f.partial and not f.pending:
                 os.close(f.fd)  # rotated away and read to its end
                 del self.files[key]
@@ -145,32 +147,29 @@ class FileTailer:
         return f"{st.st_dev}:{st.st_ino}" == f.key
 
     async def _lines(self, f: Followed, data: bytes) -> int:
+        """Hand the complete records of data to the sink, as one batch; keep the rest."""
         *complete, f.partial = data.split(b"\n")
-        n = 0
+        complete = [line[:-1] if line.endswith(b"\r") else line for line in complete]
+        if f.start is None:
+            await self._records(f, complete)
+            return len(complete)
+        records = []
         for line in complete:
-            line = line.rstrip(b"\r")
-            if f.start is None:
-                await self._record(f, line)
-                n += 1
-            elif f.start.match(line) and f.pending:
-                n += await self._flush_pending(f)
+            if f.start.match(line) and f.pending:
+                records.append(b"\n".join(f.pending))
                 f.pending = [line]
             else:
                 f.pending.append(line)
-        return n
+        await self._records(f, records)
+        return len(records)
 
-    async def _flush_pending(self, f: Followed) -> int:
-        if not f.pending:
-            return 0
-        await self._record(f, b"\n".join(f.pending))
-        f.pending = []
-        return 1
-
-    async def _record(self, f: Followed, message: bytes) -> None:
+    async def _records(self, f: Followed, messages: list[bytes]) -> None:
+        if not messages:
+            return
         s = f.source
-        await self.sink.put(RawRecord(
-            message=message, received_at_ns=time.time_ns(), collector="file", peer="", source_id=s.id,
-            format_hint=s.format, charset=s.charset, timezone=s.timezone, tenant=s.tenant,
+        await self.sink.put(RawBatch(
+            messages=messages, received_at_ns=time.time_ns(), collector="file", peer="", source_id=s.id,
+            format_hint=s.format, charset=s.charset, timezone=s.timezone, tenant=s.tenant, device=s.device,
         ))
 
 

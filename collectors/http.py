@@ -23,7 +23,7 @@ from collectors.kafka_sink import KafkaSink
 from collectors.sources import Sources, load_sources
 from soc.config import HttpSettings, Settings
 from soc.metrics import ERRORS, render
-from soc.model import RawRecord
+from soc.model import RawBatch
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,11 @@ async def ingest(request: web.Request) -> web.Response:
             return _error(400, "not_ndjson", f"lines that are not JSON objects: {bad[:20]}"
                           + (f" and {len(bad) - 20} more" if len(bad) > 20 else ""))
     peer = request.remote or "unknown"
-    now = time.time_ns()
-    for i, line in enumerate(lines):
-        await sink.put(RawRecord(
-            message=line, received_at_ns=now + i, collector="http", peer=peer, source_id=source.id,
-            format_hint=source.format or "json", charset=source.charset, timezone=source.timezone,
-            tenant=source.tenant,
-        ))
+    await sink.put(RawBatch(
+        messages=lines, received_at_ns=time.time_ns(), collector="http", peer=peer, source_id=source.id,
+        format_hint=source.format or "json", charset=source.charset, timezone=source.timezone,
+        tenant=source.tenant, device=source.device,
+    ))
     await sink.flush()  # 202 means: in Kafka, or in the disk spool
     return web.json_response({"accepted": len(lines), "source": source.id}, status=202)
 

@@ -1,7 +1,10 @@
 """Where every collector sends what it receives: soc.raw, through an idempotent producer.
 
-Records queue in memory (bounded) and a sender task hands them to aiokafka (acks from all
-in-sync replicas, idempotent), which batches them per partition. A TCP, file or HTTP input
+Collectors hand over RawBatches: the lines they received together from one source (a TCP read,
+a file chunk, an HTTP body, a few milliseconds of UDP datagrams). Batches queue in memory
+(bounded) and a sender task appends them, one Kafka record per batch (split at MAX_BATCH_LINES /
+MAX_BATCH_BYTES), to per-partition producer batches (acks from all in-sync replicas,
+idempotent). Every metric counts lines, not Kafka records. A TCP, file or HTTP input
 awaits room in the queue, so a slow Kafka slows the senders instead of losing lines; UDP cannot
 wait, so a full queue drops and counts the drop.
 
@@ -24,12 +27,14 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from collectors.spool import DiskSpool, SpoolFull
 from soc.metrics import DROPPED, ERRORS, IN_FLIGHT, RECEIVED, RECEIVED_BYTES, SENT, SPOOL_BYTES, SPOOLED
-from soc.model import RawRecord
+from soc.model import ContractError, RawBatch
 
 log = logging.getLogger(__name__)
 
-DRAIN_BATCH = 500
-SEND_CHUNK = 5000
+DRAIN_BATCH = 100  # spooled Kafka records (each a RawBatch) re-sent at a time
+SEND_CHUNK = 1000  # queued batches taken per send round
+MAX_BATCH_LINES = 5000
+MAX_BATCH_BYTES = 1024 * 1024  # well under the producer's max_request_size
 _PARTITIONER = DefaultPartitioner()
 
 
@@ -43,12 +48,12 @@ class KafkaSink:
         stage: str,
         spool_dir: Path,
         spool_max_bytes: int = 1024**3,
-        queue_size: int = 20000,
+        queue_size: int = 2000,
         request_timeout_ms: int = 15000,
     ) -> None:
         self.topic = topic
         self.stage = stage
-        self.queue: asyncio.Queue[RawRecord] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[RawBatch] = asyncio.Queue(maxsize=queue_size)
         self._bootstrap = bootstrap
         self._request_timeout_ms = request_timeout_ms
         self.producer = self._new_producer()
@@ -57,6 +62,7 @@ class KafkaSink:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._pending: set[asyncio.Future[object]] = set()
+        self._partition_of: dict[bytes, int] = {}
         SPOOL_BYTES.labels(stage).set(self.spool.bytes)
 
     def _new_producer(self) -> AIOKafkaProducer:
@@ -96,59 +102,66 @@ class KafkaSink:
             asyncio.create_task(self._drain(), name=f"{self.stage}-drain"),
         ]
 
-    def offer(self, record: RawRecord) -> bool:
+    def offer(self, batch: RawBatch) -> bool:
         """Queue without waiting (UDP); False, counted as dropped, when the queue is full."""
-        self._count_in(record)
+        self._count_in(batch)
         try:
-            self.queue.put_nowait(record)
+            self.queue.put_nowait(batch)
         except asyncio.QueueFull:
-            DROPPED.labels(self.stage, "queue_full").inc()
+            DROPPED.labels(self.stage, "queue_full").inc(len(batch.messages))
             return False
         return True
 
-    async def put(self, record: RawRecord) -> None:
+    async def put(self, batch: RawBatch) -> None:
         """Queue, waiting for room (TCP, HTTP, files): back-pressure instead of loss."""
-        self._count_in(record)
-        await self.queue.put(record)
+        self._count_in(batch)
+        await self.queue.put(batch)
 
-    def _count_in(self, record: RawRecord) -> None:
-        RECEIVED.labels(self.stage).inc()
-        RECEIVED_BYTES.labels(self.stage).inc(len(record.message))
+    def _count_in(self, batch: RawBatch) -> None:
+        RECEIVED.labels(self.stage).inc(len(batch.messages))
+        RECEIVED_BYTES.labels(self.stage).inc(batch.nbytes)
 
     async def _run(self) -> None:
         while True:
-            records = [await self.queue.get()]
-            while len(records) < SEND_CHUNK and not self.queue.empty():
-                records.append(self.queue.get_nowait())
+            batches = [await self.queue.get()]
+            while len(batches) < SEND_CHUNK and not self.queue.empty():
+                batches.append(self.queue.get_nowait())
+            values = [(b.source_id.encode(), part.encode(), len(part.messages))
+                      for b in batches for part in b.split(MAX_BATCH_LINES, MAX_BATCH_BYTES)]
             if self.spooling:
-                for record in records:
-                    self._to_spool(record.encode())
+                for _, value, n in values:
+                    self._to_spool(value, n)
             else:
                 try:
-                    await self._send_many(records)
+                    await self._send_many(values)
                 except Exception:  # noqa: BLE001 - the sender must never die: keep the records
-                    log.exception("%s: unexpected error while sending; spooling %d records", self.stage, len(records))
+                    log.exception("%s: unexpected error while sending; spooling %d batches", self.stage, len(values))
                     self.spooling = True
-                    for record in records:
-                        self._to_spool(record.encode())
-            for _ in records:
+                    for _, value, n in values:
+                        self._to_spool(value, n)
+            for _ in batches:
                 self.queue.task_done()
 
-    async def _send_many(self, records: list[RawRecord]) -> None:
-        """Append records to per-partition batches ourselves: one future per batch instead of
-        one `send` per record (the per-record path was the collector's bottleneck)."""
+    def _partition(self, key: bytes, partitions: list[int]) -> int:
+        """The producer's own key partitioner (murmur2), so a source keeps one partition;
+        cached, since it is pure Python."""
+        part = self._partition_of.get(key)
+        if part is None or part not in partitions:
+            part = self._partition_of[key] = _PARTITIONER(key, partitions, partitions)
+        return part
+
+    async def _send_many(self, values: list[tuple[bytes, bytes, int]]) -> None:
+        """Append values to per-partition producer batches ourselves: one future per producer
+        batch instead of one `send` per value."""
         try:
             partitions = sorted(await self.producer.partitions_for(self.topic))
         except KafkaError as exc:
-            for record in records:
-                self._failed(record.encode(), exc)
+            for _, value, n in values:
+                self._failed(value, exc, n)
             return
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-        for record in records:
-            key = record.source_id.encode()
-            # The producer's own key partitioner (murmur2), so a source keeps one partition.
-            part = _PARTITIONER(key, partitions, partitions)
-            by_partition.setdefault(part, []).append((key, record.encode()))
+        by_partition: dict[int, list[tuple[bytes, bytes, int]]] = {}
+        for item in values:
+            by_partition.setdefault(self._partition(item[0], partitions), []).append(item)
         for part, items in by_partition.items():
             i = 0
             while i < len(items):
@@ -156,51 +169,43 @@ class KafkaSink:
                 start = i
                 while i < len(items) and batch.append(key=items[i][0], value=items[i][1], timestamp=None) is not None:
                     i += 1
-                if i == start:  # one record larger than a batch: the ordinary path handles it
-                    await self._send(items[i][1], items[i][0])
+                if i == start:  # one value larger than a producer batch: the ordinary path handles it
+                    await self._send(*items[i])
                     i += 1
                     continue
-                values = [v for _, v in items[start:i]]
+                sent = [(v, n) for _, v, n in items[start:i]]
                 try:
                     fut = await self.producer.send_batch(batch, self.topic, partition=part)
                 except KafkaError as exc:
-                    for v in values:
-                        self._failed(v, exc)
+                    for v, n in sent:
+                        self._failed(v, exc, n)
                     continue
-                IN_FLIGHT.labels(self.stage).inc(len(values))
+                lines = sum(n for _, n in sent)
+                IN_FLIGHT.labels(self.stage).inc(lines)
                 self._pending.add(fut)
-                fut.add_done_callback(lambda f, vs=values: self._batch_done(f, vs))
+                fut.add_done_callback(lambda f, vs=sent, k=lines: self._batch_done(f, vs, k))
 
-    def _batch_done(self, fut: asyncio.Future[object], values: list[bytes]) -> None:
+    def _batch_done(self, fut: asyncio.Future[object], values: list[tuple[bytes, int]], lines: int) -> None:
         self._pending.discard(fut)
-        IN_FLIGHT.labels(self.stage).dec(len(values))
+        IN_FLIGHT.labels(self.stage).dec(lines)
         exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
         if exc is None:
-            SENT.labels(self.stage).inc(len(values))
+            SENT.labels(self.stage).inc(lines)
             return
-        for v in values:
-            self._failed(v, exc)
+        for v, n in values:
+            self._failed(v, exc, n)
 
-    async def _send(self, value: bytes, key: bytes) -> None:
+    async def _send(self, key: bytes, value: bytes, n: int) -> None:
         try:
             fut = await self.producer.send(self.topic, value=value, key=key)
         except KafkaError as exc:
-            self._failed(value, exc)
+            self._failed(value, exc, n)
             return
-        IN_FLIGHT.labels(self.stage).inc()
+        IN_FLIGHT.labels(self.stage).inc(n)
         self._pending.add(fut)
-        fut.add_done_callback(lambda f, v=value: self._done(f, v))
+        fut.add_done_callback(lambda f: self._batch_done(f, [(value, n)], n))
 
-    def _done(self, fut: asyncio.Future[object], value: bytes) -> None:
-        self._pending.discard(fut)
-        IN_FLIGHT.labels(self.stage).dec()
-        exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
-        if exc is None:
-            SENT.labels(self.stage).inc()
-        else:
-            self._failed(value, exc)
-
-    def _failed(self, value: bytes, exc: BaseException) -> None:
+    def _failed(self, value: bytes, exc: BaseException, n: int) -> None:
         ERRORS.labels(self.stage, type(exc).__name__).inc()
         if not self.spooling:
             log.error("%s: Kafka did not take a record (%s: %s); spooling to %s until it does",
@@ -208,16 +213,16 @@ class KafkaSink:
             self.spooling = True
             if self._started:
                 self._tasks.append(asyncio.ensure_future(self._suspend()))
-        self._to_spool(value)
+        self._to_spool(value, n)
 
-    def _to_spool(self, value: bytes) -> None:
+    def _to_spool(self, value: bytes, n: int) -> None:
         try:
             self.spool.append(value)
         except SpoolFull as exc:
-            DROPPED.labels(self.stage, "spool_full").inc()
-            log.error("%s: %s; a record was dropped", self.stage, exc)
+            DROPPED.labels(self.stage, "spool_full").inc(n)
+            log.error("%s: %s; %d lines were dropped", self.stage, exc, n)
             return
-        SPOOLED.labels(self.stage).inc()
+        SPOOLED.labels(self.stage).inc(n)
         SPOOL_BYTES.labels(self.stage).set(self.spool.bytes)
 
     async def _drain(self) -> None:
@@ -246,9 +251,10 @@ class KafkaSink:
                 self.spooling = False
                 log.warning("%s: spool drained; sending directly again", self.stage)
                 continue
+            heads = [_peek(v) for v in batch]
             try:
-                futs = [await self.producer.send(self.topic, value=v, key=RawRecord.decode(v).source_id.encode())
-                        for v in batch]
+                futs = [await self.producer.send(self.topic, value=v, key=source_id.encode())
+                        for v, (source_id, _) in zip(batch, heads, strict=True)]
                 await asyncio.gather(*futs)
             except KafkaError as exc:
                 ERRORS.labels(self.stage, type(exc).__name__).inc()
@@ -258,7 +264,7 @@ class KafkaSink:
                 continue
             backoff = 0.5
             self.spool.pop(len(batch))
-            SENT.labels(self.stage).inc(len(batch))
+            SENT.labels(self.stage).inc(sum(n for _, n in heads))
             SPOOL_BYTES.labels(self.stage).set(self.spool.bytes)
 
     async def flush(self) -> None:
@@ -280,3 +286,12 @@ class KafkaSink:
         except (TimeoutError, KafkaError):
             pass
         self.spool.close()
+
+
+def _peek(value: bytes) -> tuple[str, int]:
+    """(source_id, lines) of a spooled value; a damaged header still gets sent (normalize
+    dead-letters it with the reason) rather than stopping the drain."""
+    try:
+        return RawBatch.peek(value)
+    except ContractError:
+        return "", 1

@@ -5,9 +5,9 @@ directions together, the first packet's sender as the source) and emits an ECS f
 the connection closes (FIN from both sides, or RST; reported CLOSE_GRACE_S later so the
 last ACKs count), after `idle_s` of packet time without a
 packet, after `active_s` of a long connection (then it goes on as a new record of the same
-flow), or at the end of the capture. Scans and floods therefore show as many short flows where
-no device logs them. Each event is a JSON line with its own @timestamp, so reading the same
-capture twice indexes the same documents once.
+flow), or at the end of the capture (of a live capture: its stop by SIGTERM/SIGINT). Scans and
+floods therefore show as many short flows where no device logs them. Each event is a JSON line
+with its own @timestamp, so reading the same capture twice indexes the same documents once.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client import start_http_server
 
 from collectors.kafka_sink import KafkaSink
 from soc.config import PcapSettings, Settings
-from soc.model import RawRecord, iso
+from soc.metrics import DECODED_PACKETS, ERRORS, RECEIVED, RECEIVED_PACKETS, REGISTRY, SENT
+from soc.model import RawBatch, iso
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class FlowTable:
         self.max_flows = max_flows
         self.flows: dict[tuple[str, int, str, int, str], Flow] = {}
         self.now = 0.0
+        self.packets = 0  # IP packets counted in a flow
 
     def packet(self, pkt: Any) -> list[dict[str, Any]]:
         """Account one scapy packet; returns the flow events it finished (maybe none)."""
@@ -105,6 +108,7 @@ class FlowTable:
             ip, proto = pkt[IPv6], int(pkt[IPv6].nh)
         else:
             return []
+        self.packets += 1
         ts = float(pkt.time)
         self.now = max(self.now, ts)
         size = len(ip)
@@ -206,8 +210,8 @@ async def run_pcap(settings: Settings, cfg: PcapSettings, file: Path | None, ifa
     await sink.start()
 
     async def emit(events: list[dict[str, Any]]) -> None:
-        for doc in events:
-            await sink.put(RawRecord(orjson.dumps(doc), time.time_ns(), "pcap", "", source_id, "json"))
+        if events:
+            await sink.put(RawBatch([orjson.dumps(doc) for doc in events], time.time_ns(), "pcap", "", source_id, "json"))
 
     if file is not None:
         await emit(flow_events(file, cfg, source_id))
@@ -217,33 +221,126 @@ async def run_pcap(settings: Settings, cfg: PcapSettings, file: Path | None, ifa
     await sink.stop()
 
 
-async def _sniff(iface: str, cfg: PcapSettings, observer: str, emit: Any) -> None:
-    from scapy.sendrecv import AsyncSniffer
+CAPTURE_RETRY_S = 5.0
 
+
+class CaptureError(RuntimeError):
+    """The interface could not be opened for capture (no such interface, no CAP_NET_RAW, a bad filter)."""
+
+
+async def _sniff(iface: str, cfg: PcapSettings, observer: str, emit: Any) -> None:
+    """Capture until SIGINT/SIGTERM; flows finished meanwhile are emitted every second and the
+    ones still open at the stop are emitted then (`capture_end`), so a stop loses no flow.
+
+    scapy's sniffer runs in its own thread and ends silently when its socket fails (the
+    interface was deleted, say): that is logged, counted as an error and the capture is opened
+    again every CAPTURE_RETRY_S, keeping the open flows.
+    """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
     table = FlowTable(observer, cfg.idle_s, cfg.active_s, cfg.max_flows)
     lock = threading.Lock()
+    finished: list[dict[str, Any]] = []  # flow events from the capture thread, taken every second
+    seen = [0]
 
     def on_packet(pkt: Any) -> None:
         with lock:
-            events = table.packet(pkt)
-        for e in events:
-            loop.call_soon_threadsafe(queue.put_nowait, e)
+            seen[0] += 1
+            try:
+                finished.extend(table.packet(pkt))
+            except Exception as exc:  # noqa: BLE001 - in scapy's thread an exception would end the capture
+                ERRORS.labels(STAGE, type(exc).__name__).inc()
 
-    sniffer = AsyncSniffer(iface=iface, prn=on_packet, store=False, filter=cfg.bpf_filter or None)
-    sniffer.start()
+    try:
+        sniffer = await _open_capture(iface, cfg, on_packet)
+    except CaptureError as exc:
+        raise SystemExit(f"pcap: {exc}") from None
+    _serve_metrics(cfg)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    log.info("capturing on %s, flows to %s", iface, observer)
     print("READY", flush=True)
+    counted = [0, 0]  # packets seen and decoded, as last published
+    retry_at = 0.0
     while not stop.is_set():
-        await asyncio.sleep(1)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        except TimeoutError:
+            pass
+        if sniffer is None or not sniffer.thread.is_alive():
+            if sniffer is not None:
+                log.error("capture on %s ended (%s); opening it again every %.0f s",
+                          iface, sniffer.exception or "see scapy's warning above", CAPTURE_RETRY_S)
+                ERRORS.labels(STAGE, "capture_lost").inc()
+                sniffer, retry_at = None, time.monotonic() + CAPTURE_RETRY_S
+            elif time.monotonic() >= retry_at and not stop.is_set():
+                try:
+                    sniffer = await _open_capture(iface, cfg, on_packet)
+                    log.warning("capture on %s open again", iface)
+                except CaptureError as exc:
+                    ERRORS.labels(STAGE, "capture_open").inc()
+                    log.error("%s", exc)
+                    retry_at = time.monotonic() + CAPTURE_RETRY_S
         with lock:
             table.now = max(table.now, time.time())
-            expired = table.expire()
-        batch = expired + [queue.get_nowait() for _ in range(queue.qsize())]
+            batch = finished + table.expire()
+            finished.clear()
+        _count_packets(seen[0], table.packets, counted)
         await emit(batch)
-    sniffer.stop()
-    with lock:
-        await emit(table.drain())
+    if sniffer is not None:
+        _close_capture(sniffer)
+    with lock:  # the capture thread has ended: nothing adds to finished or the table any more
+        batch = finished + table.drain()
+        finished.clear()
+    _count_packets(seen[0], table.packets, counted)
+    await emit(batch)
+    log.info("capture on %s stopped; its last %d flows are sent", iface, len(batch))
+
+
+async def _open_capture(iface: str, cfg: PcapSettings, on_packet: Any) -> Any:
+    """A running AsyncSniffer, once its socket is open (so no packet after READY is missed)."""
+    # The link layers must be registered before the socket opens: it picks its decoder from
+    # conf.l2types then, and without scapy.layers.l2 an Ethernet interface is read as raw bytes
+    # ("Unable to guess type"), so no packet would ever be decoded.
+    import scapy.layers.inet
+    import scapy.layers.inet6
+    import scapy.layers.l2  # noqa: F401
+    from scapy.config import conf
+    from scapy.sendrecv import AsyncSniffer
+
+    conf.ifaces.reload()  # scapy caches interface indexes: one deleted and re-created has a new one
+    started = threading.Event()
+    sniffer = AsyncSniffer(iface=iface, prn=on_packet, store=False, filter=cfg.bpf_filter or None,
+                           started_callback=started.set)
+    sniffer.start()
+    while not started.is_set():
+        if not sniffer.thread.is_alive():
+            raise CaptureError(f"cannot capture on {iface!r}: {sniffer.exception!r}")
+        await asyncio.sleep(0.02)
+    return sniffer
+
+
+def _close_capture(sniffer: Any) -> None:
+    from scapy.error import Scapy_Exception
+
+    try:
+        sniffer.stop()  # also joins the thread
+    except (Scapy_Exception, OSError) as exc:  # it had ended by itself meanwhile
+        log.warning("capture ended before the stop: %s", exc)
+        sniffer.thread.join(timeout=5)
+
+
+def _serve_metrics(cfg: PcapSettings) -> None:
+    """GET /metrics on 127.0.0.1:pcap.metrics_port (live capture; a capture file is read and done)."""
+    if not cfg.metrics_port:
+        return
+    for family in (RECEIVED, SENT, RECEIVED_PACKETS, DECODED_PACKETS):
+        family.labels(STAGE)  # shown as 0 until the first flow or packet
+    start_http_server(cfg.metrics_port, addr="127.0.0.1", registry=REGISTRY)
+
+
+def _count_packets(seen: int, decoded: int, counted: list[int]) -> None:
+    """Publish the packet counters once a second instead of once a packet."""
+    RECEIVED_PACKETS.labels(STAGE).inc(seen - counted[0])
+    DECODED_PACKETS.labels(STAGE).inc(decoded - counted[1])
+    counted[0], counted[1] = seen, decoded

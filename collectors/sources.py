@@ -2,7 +2,8 @@
 
 A YAML list of sources (documented example: sources.example.yaml). A record from a collector is
 matched to a source by its peer address (syslog, HTTP) or its path (file tail); the source gives
-its id, message format, charset, time zone and tenant. Unmatched peers get a default source
+its id, message format, charset, time zone, tenant and, where the lines do not tell, the device
+(vendor, product, type). Unmatched peers get a default source
 named after their address, so nothing is refused for being undeclared.
 """
 
@@ -35,6 +36,16 @@ class Source(BaseModel):
     tenant: str = ""
     token: str | None = None  # HTTP collector: the bearer token this source sends
     multiline_start: str | None = None  # file tail: a regex that starts a record; others continue it
+    # The device, when its lines do not say (OEM firmware reads like its maker's): these set
+    # observer.vendor / observer.product / observer.type over what the content suggests.
+    vendor: str = Field(default="", max_length=64)
+    product: str = Field(default="", max_length=64)
+    type: str = Field(default="", pattern=r"^[a-z_]*$")
+
+    @property
+    def device(self) -> dict[str, str]:
+        """The declared device facts, for the RawBatch header (empty when none is declared)."""
+        return {k: v for k, v in (("vendor", self.vendor), ("product", self.product), ("type", self.type)) if v}
 
     @field_validator("peers")
     @classmethod
@@ -64,6 +75,11 @@ class Source(BaseModel):
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from None
         return rx
+
+    @field_validator("vendor")
+    @classmethod
+    def _vendor(cls, vendor: str) -> str:
+        return vendor.strip().lower()  # as the parsers write observer.vendor: huawei, topsec...
 
     @field_validator("charset")
     @classmethod

@@ -150,8 +150,7 @@ def parse_cmd(
 
     from collectors.parsers import MESSAGE_FORMATS, PARSERS
     from collectors.sources import Source, load_sources
-    from soc.assets import load_inventory
-    from soc.stream.normalize import preview
+    from soc.stream.normalize import load_enrichers, preview
 
     if list_formats:
         for name in sorted({*PARSERS, *MESSAGE_FORMATS}):
@@ -160,7 +159,7 @@ def parse_cmd(
     s = _settings()
     try:
         declared = load_sources(sources or s.sources_file)
-        inventory = load_inventory(s.assets_file)
+        enrichers = load_enrichers(s)
     except ConfigError as exc:
         _fail(exc)
     chosen = next((x for x in declared.sources if x.id == source), None) if source else None
@@ -178,7 +177,8 @@ def parse_cmd(
             charset=charset or src.charset,
             timezone=timezone or src.timezone,
             tenant=src.tenant,
-            inventory=inventory,
+            enrichers=enrichers,
+            device=src.device,
         )
         out.write(orjson.dumps(doc) + b"\n")
     out.flush()

@@ -6,14 +6,15 @@ SOC_STACK__ES_HEAP=1g sets stack.es_heap. A bad value stops with a message namin
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,6 +145,7 @@ class PcapSettings(BaseModel):
     active_s: float = Field(300.0, gt=0)  # a longer flow is reported in pieces of this length
     max_flows: int = Field(200_000, ge=100)  # beyond this, the oldest flows are reported early
     bpf_filter: str = ""  # live capture only, e.g. "not port 9092"
+    metrics_port: int | None = Field(9516, ge=1, le=65535)  # live capture: /metrics on 127.0.0.1
 
 
 class SpoolSettings(BaseModel):
@@ -178,6 +180,9 @@ class Settings(BaseSettings):
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
     assets_file: Path | None = None  # the asset inventory (assets.example.yaml)
+    # Local MaxMind-format GeoIP files (.mmdb: a City and an ASN file, say); empty: no GeoIP.
+    # Never downloaded. SOC_GEOIP_DATABASES takes a JSON list or comma-separated paths.
+    geoip_databases: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
     # Shortcuts named in the README: SOC_KAFKA_BOOTSTRAP and SOC_ES_URL.
     @classmethod
@@ -190,6 +195,19 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @field_validator("geoip_databases", mode="before")
+    @classmethod
+    def _path_list(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment, or a single path in soc.yaml
+            text = v.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"not a valid JSON list: {exc}") from None
+            return [p.strip() for p in text.split(",") if p.strip()]
+        return v
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"

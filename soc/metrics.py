@@ -32,6 +32,10 @@ INGEST_TO_INDEXED = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60),
     registry=REGISTRY,
 )
+RECEIVED_PACKETS = Counter("soc_received_packets", "Packets a capture stage saw on the wire", ["stage"], registry=REGISTRY)
+DECODED_PACKETS = Counter(
+    "soc_decoded_packets", "Packets a capture stage decoded as IP and counted in a flow", ["stage"], registry=REGISTRY
+)
 SPOOLED = Counter("soc_spooled", "Records written to a collector's disk spool", ["stage"], registry=REGISTRY)
 SPOOL_BYTES = Gauge("soc_spool_bytes", "Bytes waiting in a collector's disk spool", ["stage"], registry=REGISTRY)
 IN_FLIGHT = Gauge("soc_in_flight", "Messages accepted but not yet acknowledged downstream", ["stage"], registry=REGISTRY)

@@ -2,12 +2,13 @@
 
 Every stage reads and writes one of these and nothing else (docs/architecture.md).
 Events, alerts and actions travel as ECS documents (plain dicts, serialized with orjson);
-RawRecord travels as a small JSON header plus the message bytes exactly as received.
+RawBatch travels as a small JSON header plus the messages' bytes exactly as received.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,7 +30,7 @@ class ContractError(ValueError):
 
 @dataclass(slots=True)
 class RawRecord:
-    """One log message as a collector received it (topic soc.raw, keyed by source_id)."""
+    """One log message as a collector received it; `seq` is its place in its RawBatch."""
 
     message: bytes
     received_at_ns: int
@@ -40,10 +41,59 @@ class RawRecord:
     charset: str = "utf-8"
     timezone: str = "Asia/Shanghai"
     tenant: str = ""
+    device: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
 
     def encode(self) -> bytes:
-        """Header as one JSON line, then the untouched message bytes."""
-        head = {
+        """This record alone as a soc.raw value (a batch of one)."""
+        return RawBatch.of(self, [self.message]).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> RawRecord:
+        """The one record of a soc.raw value; ContractError if it holds any other number."""
+        batch = RawBatch.decode(data)
+        if len(batch.messages) != 1:
+            raise ContractError(f"raw batch holds {len(batch.messages)} records, not one")
+        return next(batch.records())
+
+    @property
+    def received_at(self) -> datetime:
+        return datetime.fromtimestamp(self.received_at_ns / 1e9, UTC)
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Messages one collector received together from one source: one soc.raw value, keyed by
+    source_id. A JSON header line, then the messages' bytes, untouched, back to back.
+
+    The header's `sizes` lists each message's length in bytes (a header without `sizes` is
+    followed by exactly one message: the rest of the value). One Kafka record per batch keeps
+    the per-record cost of Kafka off the per-line path (docs/architecture.md, "Batches").
+    """
+
+    messages: list[bytes]
+    received_at_ns: int
+    collector: str
+    peer: str
+    source_id: str
+    format_hint: str = ""
+    charset: str = "utf-8"
+    timezone: str = "Asia/Shanghai"
+    tenant: str = ""
+    device: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, like: RawRecord, messages: list[bytes]) -> RawBatch:
+        """A batch of these messages with the header of `like`."""
+        return cls(messages, like.received_at_ns, like.collector, like.peer, like.source_id, like.format_hint,
+                   like.charset, like.timezone, like.tenant, like.device)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(map(len, self.messages))
+
+    def encode(self) -> bytes:
+        head: dict[str, Any] = {
             "received_at_ns": self.received_at_ns,
             "collector": self.collector,
             "peer": self.peer,
@@ -53,18 +103,38 @@ class RawRecord:
             "timezone": self.timezone,
             "tenant": self.tenant,
         }
-        return orjson.dumps(head) + b"\n" + self.message
+        if self.device:
+            head["device"] = self.device
+        if len(self.messages) == 1:
+            return orjson.dumps(head) + b"\n" + self.messages[0]
+        head["sizes"] = [len(m) for m in self.messages]
+        return orjson.dumps(head) + b"\n" + b"".join(self.messages)
 
     @classmethod
-    def decode(cls, data: bytes) -> RawRecord:
+    def decode(cls, data: bytes) -> RawBatch:
         """Inverse of encode; raises ContractError on anything else."""
-        head, sep, message = data.partition(b"\n")
+        head, sep, body = data.partition(b"\n")
         if not sep:
             raise ContractError("raw record has no header line")
         try:
             meta = orjson.loads(head)
+            sizes = meta.get("sizes")
+            if sizes is None:
+                messages = [body]
+            else:
+                if not isinstance(sizes, list) or not all(isinstance(n, int) and n >= 0 for n in sizes):
+                    raise ValueError("sizes must be a list of byte counts")
+                if sum(sizes) != len(body):
+                    raise ValueError(f"sizes add up to {sum(sizes)} bytes, the body holds {len(body)}")
+                messages, at = [], 0
+                for n in sizes:
+                    messages.append(body[at : at + n])
+                    at += n
+            device = meta.get("device") or {}
+            if not isinstance(device, dict):
+                raise ValueError("device must be an object")
             return cls(
-                message=message,
+                messages=messages,
                 received_at_ns=int(meta["received_at_ns"]),
                 collector=str(meta["collector"]),
                 peer=str(meta["peer"]),
@@ -73,13 +143,41 @@ class RawRecord:
                 charset=str(meta.get("charset", "utf-8")),
                 timezone=str(meta.get("timezone", "Asia/Shanghai")),
                 tenant=str(meta.get("tenant", "")),
+                device={str(k): str(v) for k, v in device.items()},
             )
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ContractError(f"raw record header is invalid: {exc}") from exc
 
-    @property
-    def received_at(self) -> datetime:
-        return datetime.fromtimestamp(self.received_at_ns / 1e9, UTC)
+    @staticmethod
+    def peek(data: bytes) -> tuple[str, int]:
+        """(source_id, number of messages) from the header alone (the disk spool's drain)."""
+        try:
+            meta = orjson.loads(data.partition(b"\n")[0])
+            sizes = meta.get("sizes")
+            return str(meta["source_id"]), 1 if sizes is None else len(sizes)
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ContractError(f"raw record header is invalid: {exc}") from exc
+
+    def records(self) -> Iterator[RawRecord]:
+        for seq, message in enumerate(self.messages):
+            yield RawRecord(message, self.received_at_ns, self.collector, self.peer, self.source_id,
+                            self.format_hint, self.charset, self.timezone, self.tenant, self.device, seq)
+
+    def split(self, max_messages: int, max_bytes: int) -> Iterator[RawBatch]:
+        """This batch in parts of at most max_messages and (but for a single larger message)
+        max_bytes; the order of the messages is kept."""
+        part: list[bytes] = []
+        size = 0
+        for message in self.messages:
+            if part and (len(part) >= max_messages or size + len(message) > max_bytes):
+                yield RawBatch(part, self.received_at_ns, self.collector, self.peer, self.source_id,
+                               self.format_hint, self.charset, self.timezone, self.tenant, self.device)
+                part, size = [], 0
+            part.append(message)
+            size += len(message)
+        if part:
+            yield RawBatch(part, self.received_at_ns, self.collector, self.peer, self.source_id,
+                           self.format_hint, self.charset, self.timezone, self.tenant, self.device)
 
 
 # --------------------------------------------------------------------------- ECS helpers
@@ -105,7 +203,7 @@ def event_id(record: RawRecord, device_timestamped: bool) -> str:
     """
     if device_timestamped:
         return stable_id(record.source_id, record.message)
-    return stable_id(record.source_id, record.message, str(record.received_at_ns))
+    return stable_id(record.source_id, record.message, str(record.received_at_ns), str(record.seq))
 
 
 def iso(ts: datetime) -> str:

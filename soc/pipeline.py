@@ -64,6 +64,7 @@ class Namespace:
     metrics_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     file_metrics_port: int = field(default_factory=free_port)
+    pcap_metrics_port: int = field(default_factory=free_port)
 
     def env(self) -> dict[str, str]:
         return {
@@ -79,6 +80,7 @@ class Namespace:
             "SOC_HTTP__PORT": str(self.http_port),
             "SOC_FILE__STATE_DIR": f"/tmp/soc-{self.prefix}-file-offsets",
             "SOC_FILE__METRICS_PORT": str(self.file_metrics_port),
+            "SOC_PCAP__METRICS_PORT": str(self.pcap_metrics_port),
         }
 
 
@@ -95,6 +97,7 @@ class LocalPipeline:
         self.collector: subprocess.Popen[bytes] | None = None
         self.http: subprocess.Popen[bytes] | None = None
         self.file: subprocess.Popen[bytes] | None = None
+        self.pcap: subprocess.Popen[bytes] | None = None
         self._file_runs = 0
         self._restarts = 0
 
@@ -134,13 +137,29 @@ class LocalPipeline:
         args = ["collect", "file"]
         for g in globs:
             args += ["--path", g]
-        self.file = self._spawn(f"file{self._file_runs or ''}", args)
+        name = f"file{self._file_runs or ''}"
+        self.file = self._spawn(name, args)
         self._file_runs += 1
-        deadline = time.monotonic() + 60
-        log = self.log_dir / f"file{self._file_runs - 1 or ''}.log"
+        self._wait_ready(self.file, name)
+
+    def start_pcap_collector(self, iface: str) -> None:
+        """`soc collect pcap --iface`, once its capture is open (it prints READY then)."""
+        self.pcap = self._spawn("pcap-iface", ["collect", "pcap", "--iface", iface])
+        self._wait_ready(self.pcap, "pcap-iface")
+
+    def stop_pcap_collector(self, timeout: float = 60) -> int:
+        """SIGTERM, as an operator stops it: the open flows are sent first. Its exit code."""
+        assert self.pcap is not None
+        if self.pcap.poll() is None:
+            os.killpg(self.pcap.pid, signal.SIGTERM)
+        return self.pcap.wait(timeout=timeout)
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        log = self.log_dir / f"{name}.log"
         while "READY" not in log.read_text(errors="replace"):
-            if self.file.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"file collector did not start: {log.read_text(errors='replace')[-2000:]}")
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} collector did not start: {log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
 
     def run_once(self, name: str, args: list[str], timeout: float = 300) -> int:
@@ -183,7 +202,7 @@ class LocalPipeline:
         return self.worker is not None and self.worker.poll() is None
 
     def stop(self) -> None:
-        procs = [self.collector, self.http, self.file, self.worker]
+        procs = [self.collector, self.http, self.file, self.pcap, self.worker]
         for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -222,7 +241,7 @@ class LocalPipeline:
         import urllib.request
 
         port = {"worker": self.ns.web_port, "collector": self.ns.metrics_port, "http": self.ns.http_port,
-                "file": self.ns.file_metrics_port}[which]
+                "file": self.ns.file_metrics_port, "pcap": self.ns.pcap_metrics_port}[which]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         out: dict[str, float] = {}

@@ -68,9 +68,6 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     "source.packets": LONG,
     "source.nat.ip": IP,
     "source.nat.port": LONG,
-    "source.geo.country_iso_code": KEYWORD,
-    "source.geo.region_name": KEYWORD,
-    "source.geo.city_name": KEYWORD,
     "destination.ip": IP,
     "destination.port": LONG,
     "destination.address": KEYWORD,
@@ -177,6 +174,20 @@ DEADLETTER_FIELDS: dict[str, dict[str, Any]] = {
     "soc.deadletter.original_bytes": LONG,
     "soc.deadletter.record": {"type": "object", "enabled": False},
 }
+
+# GeoIP (soc/geoip.py) and device-reported locations, on every side of a connection.
+for _side in ("source", "destination", "client", "server"):
+    COMMON_FIELDS |= {
+        f"{_side}.geo.location": {"type": "geo_point"},
+        f"{_side}.geo.continent_name": KEYWORD,
+        f"{_side}.geo.country_iso_code": KEYWORD,
+        f"{_side}.geo.country_name": KEYWORD,
+        f"{_side}.geo.region_iso_code": KEYWORD,
+        f"{_side}.geo.region_name": KEYWORD,
+        f"{_side}.geo.city_name": KEYWORD,
+        f"{_side}.as.number": LONG,
+        f"{_side}.as.organization.name": KEYWORD,
+    }
 
 
 def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import orjson
 from faust.web import Request, Response, View
 
 from detectors.rules import load_rules
-from soc.assets import load_inventory
 from soc.config import settings
 from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, RECEIVED, SENT, render
 from soc.model import ContractError, get_path, loads
@@ -31,7 +30,7 @@ from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
 from soc.stream.detect import correlate, detect
 from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
-from soc.stream.normalize import normalize
+from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ actions_topic = _topic("actions")
 deadletter_topic = _topic("deadletter")
 
 RULES = load_rules(_cfg.worker.rules_dirs)
-INVENTORY = load_inventory(_cfg.assets_file)  # a bad file stops the worker here, named
+ENRICHERS = load_enrichers(_cfg)  # a bad inventory or GeoIP file stops the worker here, named
 
 
 @app.task
@@ -121,17 +120,19 @@ def _timed(stage: str, n: int) -> float:
 
 @app.agent(raw_topic, name="normalize")
 async def normalize_agent(stream: faust.StreamT) -> None:
-    """Parse every raw record into ECS; what cannot be parsed goes to soc.deadletter."""
+    """Parse every raw line into ECS; what cannot be parsed goes to soc.deadletter."""
     async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
-        started = _timed("normalize", len(batch))
-        sent = 0
+        started = time.perf_counter()
+        received = sent = 0
         for data in batch:
-            key, doc = normalize(data, INVENTORY)
-            if key is None:
-                await _dead_letter("normalize", doc)
-            else:
-                await events_topic.send(key=key, value=orjson.dumps(doc))
-                sent += 1
+            for key, doc in normalize(data, ENRICHERS):
+                received += 1
+                if key is None:
+                    await _dead_letter("normalize", doc)
+                else:
+                    await events_topic.send(key=key, value=orjson.dumps(doc))
+                    sent += 1
+        RECEIVED.labels("normalize").inc(received)  # lines, not Kafka records
         SENT.labels("normalize").inc(sent)
         BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - started)
 

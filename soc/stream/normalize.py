@@ -1,21 +1,40 @@
-"""Stage normalize: RawRecord bytes -> an ECS event, or a dead letter with the reason."""
+"""Stage normalize: a RawBatch -> one ECS event per message, or a dead letter with the reason."""
 
 from __future__ import annotations
 
 import ipaddress
 import time
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.parsers import parse
-from collectors.parsers.base import ParseContext, ParseError
-from soc.assets import AssetInventory
-from soc.model import ECS_VERSION, ContractError, Doc, RawRecord, event_id, iso, set_path
+from collectors.parsers.base import DeviceHint, ParseContext, ParseError
+from soc.assets import load_inventory
+from soc.config import Settings
+from soc.geoip import load_geoip
+from soc.model import ECS_VERSION, ContractError, Doc, RawBatch, RawRecord, event_id, iso, set_path
 from soc.stream.deadletter import dead_letter
 
 STAGE = "normalize"
 UTF8_NAMES = frozenset({"utf-8", "utf8"})
+
+
+class Enricher(Protocol):
+    """Adds facts from outside the line to an event, in place (asset inventory, GeoIP)."""
+
+    def enrich(self, doc: Doc) -> None: ...
+
+
+def load_enrichers(settings: Settings) -> list[Enricher]:
+    """The configured enrichers, in order; a bad file is a ConfigError naming it."""
+    enrichers: list[Enricher] = [load_inventory(settings.assets_file)]
+    geoip = load_geoip(settings)
+    if geoip is not None:
+        enrichers.append(geoip)
+    return enrichers
 
 
 @lru_cache(maxsize=64)
@@ -47,15 +66,24 @@ def decode_text(message: bytes, charset: str) -> tuple[str, list[str]]:
     return message.decode(charset, errors="backslashreplace"), ["_charset_invalid"]
 
 
-def normalize(data: bytes, inventory: AssetInventory | None = None) -> tuple[bytes, Doc] | tuple[None, Doc]:
+Result = tuple[bytes, Doc] | tuple[None, Doc]
+
+
+def normalize(data: bytes, enrichers: Sequence[Enricher] = ()) -> list[Result]:
+    """For each message of a soc.raw value, in order: (key, ECS event), or (None, dead letter)
+    for one that cannot be read. A value that is not a RawBatch is one dead letter."""
+    try:
+        batch = RawBatch.decode(data)
+    except ContractError as exc:
+        return [(None, dead_letter(STAGE, "contract_invalid", str(exc), data, topic="raw"))]
+    return [normalize_record(record, enrichers) for record in batch.records()]
+
+
+def normalize_record(record: RawRecord, enrichers: Sequence[Enricher] = ()) -> Result:
     """(key, ECS event) for a good record, or (None, dead letter) for one that cannot be read.
 
-    With an asset inventory, the event is enriched with its asset, tenant and direction.
+    The enrichers add what the inventory and GeoIP know (asset, tenant, direction, location).
     """
-    try:
-        record = RawRecord.decode(data)
-    except ContractError as exc:
-        return None, dead_letter(STAGE, "contract_invalid", str(exc), data, topic="raw")
     text, tags = decode_text(record.message, record.charset)
     text = text.rstrip("\r\n\x00")
     ctx = ParseContext(
@@ -64,6 +92,7 @@ def normalize(data: bytes, inventory: AssetInventory | None = None) -> tuple[byt
         timezone=_zone(record.timezone),
         tenant=record.tenant,
         peer=record.peer,
+        device=_device(record.device),
     )
     try:
         parsed = parse(text, record.format_hint, ctx)
@@ -80,7 +109,9 @@ def normalize(data: bytes, inventory: AssetInventory | None = None) -> tuple[byt
     if "@timestamp" not in doc:
         doc["@timestamp"] = iso(record.received_at)
     doc["ecs"] = {"version": ECS_VERSION}
-    all_tags = [*doc.get("tags", []), *parsed.tags, *tags]
+    own = doc.get("tags", [])
+    own = [own] if isinstance(own, str) else [str(t) for t in own] if isinstance(own, list) else [str(own)]
+    all_tags = [*own, *parsed.tags, *tags]
     if all_tags:
         doc["tags"] = sorted(set(all_tags))
     if record.tenant:
@@ -94,9 +125,16 @@ def normalize(data: bytes, inventory: AssetInventory | None = None) -> tuple[byt
         "collector": record.collector,
         "received": iso(record.received_at),
     }
-    if inventory is not None:
-        inventory.enrich(doc)
+    for enricher in enrichers:
+        enricher.enrich(doc)
     return record.source_id.encode(), doc
+
+
+def _device(declared: dict[str, str]) -> DeviceHint | None:
+    """The device the sources file declares for the record's source, if any."""
+    if not declared:
+        return None
+    return DeviceHint(declared.get("vendor", ""), declared.get("product", ""), declared.get("type", ""))
 
 
 def _peer_ip(peer: str) -> str | None:
@@ -122,10 +160,9 @@ def _dead(record: RawRecord, reason: str, error: str) -> Doc:
     )
 
 
-
 def preview(
     line: bytes, source_id: str, format_hint: str, charset: str, timezone: str, tenant: str = "",
-    inventory: AssetInventory | None = None,
+    enrichers: Sequence[Enricher] = (), device: dict[str, str] | None = None,
 ) -> Doc:
     """What normalize makes of one line, always as one document (`soc parse`).
 
@@ -134,9 +171,9 @@ def preview(
     """
     record = RawRecord(
         message=line, received_at_ns=time.time_ns(), collector="soc-parse", peer="", source_id=source_id,
-        format_hint=format_hint, charset=charset, timezone=timezone, tenant=tenant,
+        format_hint=format_hint, charset=charset, timezone=timezone, tenant=tenant, device=device or {},
     )
-    key, doc = normalize(record.encode(), inventory)
+    key, doc = normalize_record(record, enrichers)
     if key is not None:
         return doc
     dl = doc["soc"]["deadletter"]

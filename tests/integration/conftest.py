@@ -7,8 +7,9 @@ so tests never see each other's data, and its own worker and collector processes
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,40 @@ def kafka(base_settings: Settings) -> str:
             pytrace=False,
         )
     return base_settings.kafka_bootstrap
+
+
+async def topic_values(
+    bootstrap: str, topic: str, expect: int, timeout: float, count: Callable[[bytes], int] = lambda v: 1
+) -> list[bytes]:
+    """The values of topic from its start, once expect of them (as `count` counts a value) are
+    there or timeout has passed."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    values: list[bytes] = []
+    seen = 0
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batch.values():
+                values.extend(r.value for r in records)
+                seen += sum(count(r.value) for r in records)
+            if seen >= expect:
+                break
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def raw_messages(bootstrap: str, topic: str, expect: int, timeout: float) -> list[bytes]:
+    """The messages of a soc.raw topic (every RawBatch opened), in order per partition."""
+    from soc.model import RawBatch
+
+    values = await topic_values(bootstrap, topic, expect, timeout, count=lambda v: RawBatch.peek(v)[1])
+    return [m for v in values for m in RawBatch.decode(v).messages]
 
 
 def new_pipeline(tmp: Path, **extra_env: str) -> LocalPipeline:

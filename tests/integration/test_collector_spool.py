@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from soc.config import Settings, StackSettings
-from soc.model import RawRecord
 from soc.pipeline import LocalPipeline, Namespace, free_port
 from soc.stack.kafka import KafkaNode
 from soc.stream.topics import ensure_topics
+
+from .conftest import raw_messages
 
 pytestmark = pytest.mark.integration
 
@@ -26,26 +27,6 @@ def _own_broker(tmp_path: Path, base: Settings) -> KafkaNode:
     port = free_port()
     cfg = StackSettings(home=home, kafka_port=port, kafka_controller_port=free_port())
     return KafkaNode(cfg)
-
-
-async def _topic_values(bootstrap: str, topic: str, expect: int, timeout: float) -> list[bytes]:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for records in batch.values():
-                values.extend(r.value for r in records)
-            if len(values) >= expect:
-                break
-    finally:
-        await consumer.stop()
-    return values
 
 
 def test_kafka_outage_is_spooled_and_delivered_in_full(tmp_path: Path, base_settings: Settings, kafka: str) -> None:
@@ -81,8 +62,7 @@ def test_kafka_outage_is_spooled_and_delivered_in_full(tmp_path: Path, base_sett
             time.sleep(1)
         assert pipeline.metrics("collector").get('soc_spooled_total{stage="collector.syslog"}', 0) > 0
         node.up()  # Kafka is back
-        values = asyncio.run(_topic_values(node.bootstrap, f"{ns.prefix}.raw", len(sent), 180))
-        got = {RawRecord.decode(v).message for v in values}
+        got = set(asyncio.run(raw_messages(node.bootstrap, f"{ns.prefix}.raw", len(sent), 180)))
         missing = [line for line in sent if line not in got]
         assert not missing, f"{len(missing)} of {len(sent)} lines never reached Kafka; first: {missing[:1]}"
         m = pipeline.metrics("collector")

@@ -16,7 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "assets.example.yaml"
 
 def _event(line: str, inventory, tenant: str = "") -> dict:  # type: ignore[no-untyped-def]
     rec = RawRecord(line.encode(), 1_764_000_000_000_000_000, "t", "192.0.2.1:514", "s", "syslog", tenant=tenant)
-    key, doc = normalize(rec.encode(), inventory)
+    key, doc = normalize(rec.encode(), [inventory])[0]
     assert key is not None
     return doc
 

@@ -16,6 +16,7 @@ from soc.model import (
     ActionState,
     Alert,
     ContractError,
+    RawBatch,
     RawRecord,
     event_id,
     get_path,
@@ -103,6 +104,71 @@ def test_raw_record_received_at_is_utc() -> None:
 def test_raw_record_decode_of_garbage_raises_contract_error(data: bytes) -> None:
     with pytest.raises(ContractError):
         RawRecord.decode(data)
+
+
+# --------------------------------------------------------------------------- RawBatch
+
+MESSAGES = [b"plain line", b"", b"two\nlines", b"\xff\xfe\x00", "登录失败".encode("gbk"), b"\r\n", b"last"]
+
+
+def batch(messages: list[bytes], **kw) -> RawBatch:
+    rec = record(**kw)
+    return RawBatch.of(rec, messages)
+
+
+def test_a_batch_round_trip_keeps_every_message_exactly_and_in_order() -> None:
+    b = batch(MESSAGES, tenant="城管局", device={"vendor": "topsec", "type": "vpn"})
+    back = RawBatch.decode(b.encode())
+    assert back == b
+    assert [r.message for r in back.records()] == MESSAGES
+    assert [r.seq for r in back.records()] == list(range(len(MESSAGES)))
+    assert {r.tenant for r in back.records()} == {"城管局"}
+    assert RawBatch.peek(b.encode()) == (b.source_id, len(MESSAGES))
+
+
+def test_a_single_record_is_a_batch_of_one() -> None:
+    rec = record(b"one\nline")
+    assert RawBatch.decode(rec.encode()).messages == [b"one\nline"]
+    assert RawBatch.peek(rec.encode()) == (rec.source_id, 1)
+    with pytest.raises(ContractError):
+        RawRecord.decode(batch([b"a", b"b"]).encode())
+
+
+@pytest.mark.parametrize("max_messages,max_bytes", [(1, 10**6), (2, 10**6), (100, 5), (3, 12)])
+def test_split_keeps_order_and_bounds(max_messages: int, max_bytes: int) -> None:
+    parts = list(batch(MESSAGES).split(max_messages, max_bytes))
+    assert [m for p in parts for m in p.messages] == MESSAGES
+    for p in parts:
+        assert len(p.messages) <= max_messages
+        assert p.nbytes <= max_bytes or len(p.messages) == 1
+        assert p.source_id == "syslog:192.0.2.10"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'"sizes": [1, 2]',  # adds up to 3, the body holds 4
+        b'"sizes": [5]',
+        b'"sizes": [-1, 5]',
+        b'"sizes": "4"',
+        b'"sizes": [1.5, 2.5]',
+        b'"device": ["x"]',
+    ],
+)
+def test_a_batch_whose_header_does_not_fit_its_body_is_a_contract_error(head: bytes) -> None:
+    data = b'{"received_at_ns": 1, "collector": "x", "peer": "p", "source_id": "s", ' + head + b"}\nabcd"
+    with pytest.raises(ContractError):
+        RawBatch.decode(data)
+
+
+def test_identical_untimed_lines_of_one_batch_stay_distinct_and_a_redelivery_collapses() -> None:
+    b = batch([b"same untimed line"] * 3)
+    ids = [event_id(r, device_timestamped=False) for r in b.records()]
+    assert len(set(ids)) == 3
+    again = [event_id(r, device_timestamped=False) for r in RawBatch.decode(b.encode()).records()]
+    assert again == ids
+    timed = {event_id(r, device_timestamped=True) for r in b.records()}
+    assert len(timed) == 1  # the same timestamped line re-sent is the same event
 
 
 # --------------------------------------------------------------------------- event ids

@@ -427,7 +427,7 @@ def test_ssh_bruteforce_from_raw_syslog_lines(rules) -> None:
             peer="192.0.2.10:514",
             source_id="syslog:192.0.2.10",
         ).encode()
-        key, doc = normalize(raw)
+        key, doc = normalize(raw)[0]
         assert key is not None, doc
         events.append(doc)
     _, corr = run_pipeline(rules, events)

@@ -74,7 +74,7 @@ def test_no_exception_escapes_detection(line: str) -> None:
 @given(data=st.binary(max_size=400), charset=st.sampled_from(["utf-8", "gbk", "gb18030", "latin-1", "nonsense"]))
 def test_normalize_turns_any_bytes_into_an_event_or_a_dead_letter(data: bytes, charset: str) -> None:
     record = RawRecord(data, 1_764_000_000_000_000_000, "fuzz", "127.0.0.1:1", "fuzz", "syslog", charset)
-    key, doc = normalize(record.encode())
+    key, doc = normalize(record.encode())[0]
     if key is None:
         assert doc["soc"]["deadletter"]["reason"]
         import base64

@@ -46,6 +46,7 @@ def test_the_most_specific_network_wins(tmp_path: Path) -> None:
         ("sources:\n  - {id: a, colour: red}\n", "sources[0].colour"),
         ("sources:\n  - {id: a}\n  - {id: a}\n", "duplicate source ids"),
         ("sources: [\n", "not valid YAML"),
+        ("sources:\n  - {id: a, type: Fire Wall}\n", "sources[0].type"),
     ],
 )
 def test_a_bad_sources_file_is_refused_naming_the_problem(tmp_path: Path, yaml_text: str, named: str) -> None:
@@ -55,3 +56,25 @@ def test_a_bad_sources_file_is_refused_naming_the_problem(tmp_path: Path, yaml_t
         load_sources(f)
     assert named in str(err.value)
     assert str(f) in str(err.value)
+
+
+def test_a_declared_device_travels_with_its_lines_and_names_the_observer(tmp_path: Path) -> None:
+    """A Topsec VPN gateway sends TopsecOS firewall lines: only the declaration tells it apart."""
+    from soc.model import RawBatch
+    from soc.stream.normalize import normalize
+
+    f = tmp_path / "s.yaml"
+    f.write_text("sources:\n  - {id: county-vpn, peers: [10.9.0.1], vendor: TopSec, product: TopVPN, type: vpn}\n")
+    source = load_sources(f).for_peer("10.9.0.1")
+    assert source.device == {"vendor": "topsec", "product": "TopVPN", "type": "vpn"}
+    line = (b'id=tos time="2024-03-01 10:00:00" fw=TopsecOS pri=6 type=conn src=192.168.89.222 '
+            b'dst=192.168.89.255 proto=udp sport=137 dport=137 inpkt=1 outpkt=0 sent=78 rcvd=0 msg="null"')
+    batch = RawBatch([line, line], 1_764_000_000_000_000_000, "syslog-udp", "10.9.0.1:514", source.id,
+                     "syslog", device=source.device)
+    results = normalize(RawBatch.decode(batch.encode()).encode())
+    assert [key for key, _ in results] == [b"county-vpn"] * 2
+    for _, doc in results:
+        assert doc["observer"]["vendor"] == "topsec"
+        assert doc["observer"]["product"] == "TopVPN"
+        assert doc["observer"]["type"] == "vpn"
+        assert doc["source"]["ip"] == "192.168.89.222"

@@ -36,13 +36,13 @@ def raw(message: bytes, **kw) -> bytes:
 
 
 def ok(data: bytes) -> dict:
-    key, doc = normalize(data)
+    key, doc = normalize(data)[0]
     assert key is not None, get_path(doc, "soc.deadletter.error")
     return doc
 
 
 def dead(data: bytes) -> dict:
-    key, doc = normalize(data)
+    key, doc = normalize(data)[0]
     assert key is None, f"expected a dead letter, got an event: {doc}"
     return doc
 
@@ -55,7 +55,7 @@ def parse_ts(value: str) -> datetime:
 
 
 def test_sshd_line_becomes_an_ecs_event() -> None:
-    key, doc = normalize(raw(SSHD_LINE.encode()))
+    key, doc = normalize(raw(SSHD_LINE.encode()))[0]
     assert key == f"syslog:{PEER_IP}".encode()
     assert get_path(doc, "event.original") == SSHD_LINE
     assert re.fullmatch(r"[0-9a-f]{32}", get_path(doc, "event.id"))
@@ -132,7 +132,7 @@ def test_a_record_that_breaks_the_contract_is_a_dead_letter_with_its_bytes() -> 
 
 def test_gbk_line_is_not_lost() -> None:
     line = "<38>Mar  1 12:00:50 web01 login: 用户 admin 登录失败 来自 203.0.113.9".encode("gbk")
-    key, doc = normalize(raw(line))
+    key, doc = normalize(raw(line))[0]
     if key is None:
         assert original_bytes(doc) == line
     else:
@@ -460,3 +460,9 @@ def test_small_batch_is_one_request() -> None:
     writer = BulkWriter(es=None, stage="test", max_bytes=1024 * 1024)
     items = make_items([100] * 20)
     assert len(writer._chunks(items)) == 1
+
+
+def test_a_json_line_with_a_single_string_tag_keeps_it_whole() -> None:
+    doc = ok(raw(b'{"message": "hello", "tags": "perimeter"}', format_hint="json"))
+    assert "perimeter" in doc["tags"]
+    assert "p" not in doc["tags"]
