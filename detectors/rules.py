@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from detectors.correlation import Condition
 from detectors.matcher import Predicate, UnsupportedRule, compile_condition
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,20 @@ class CompiledRule:
 
 @dataclass(slots=True)
 class CorrelationSpec:
-    """A Sigma correlation rule (event_count in this version)."""
+    """A Sigma correlation rule, ready for detectors/correlation.py."""
 
     meta: RuleMeta
     type: str
-    rule_ids: list[str]
-    group_by: list[str]
+    rule_ids: list[str]  # in the rule's order (temporal_ordered)
+    group_by: list[str]  # field names, or aliases
     timespan_s: int
-    threshold: int  # the count that makes the condition true (gte semantics)
+    condition: Condition
+    value_field: str | None = None  # value_count / value_sum / ...: the condition's field (or alias)
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # alias -> rule id -> field
+
+    def field_for(self, name: str, rule_id: str) -> str:
+        """The event field behind a group-by name or the value field, for a match of rule_id."""
+        return self.aliases.get(name, {}).get(rule_id, name)
 
 
 @dataclass(slots=True)
@@ -94,26 +101,49 @@ def _compile_rule(rule: SigmaRule) -> CompiledRule:
     return CompiledRule(meta=_meta(rule), predicate=predicate)
 
 
+# Count conditions that only become true as matches accumulate can be decided per match.
+_MONOTONE_OPS = {"gt", "gte"}
+_COUNTS = {"event_count", "value_count", "value_sum"}
+
+
+def _ref_id(ref: Any) -> str:
+    return str(ref.rule.id or ref.rule.name)
+
+
 def _compile_correlation(rule: SigmaCorrelationRule) -> CorrelationSpec:
-    if rule.type != SigmaCorrelationType.EVENT_COUNT:
-        raise UnsupportedRule(f"correlation type {rule.type.name.lower()} is not supported yet (issue 4)")
+    ctype = rule.type.name.lower()
     cond = rule.condition
-    op = getattr(cond, "op", None)
-    if op == SigmaCorrelationConditionOperator.GTE:
-        threshold = cond.count
-    elif op == SigmaCorrelationConditionOperator.GT:
-        threshold = cond.count + 1
-    else:
-        raise UnsupportedRule("only gt/gte event_count conditions are supported yet")
-    if rule.aliases and rule.aliases.aliases:
-        raise UnsupportedRule("correlation field aliases are not supported yet (issue 4)")
+    if not isinstance(cond, SigmaCorrelationCondition):
+        raise UnsupportedRule("extended (boolean) correlation conditions are not supported yet")
+    op = cond.op.name.lower()
+    refs = list(rule.rules or [])
+    if ctype in _COUNTS and op not in _MONOTONE_OPS:
+        raise UnsupportedRule(
+            f"{ctype} with `{op}` can only be decided when a window closes; the stream decides per match "
+            "(use gt/gte)")
+    condition = Condition(type=ctype, op=op, threshold=cond.count, rules=len(refs),
+                          percentile=cond.percentile if cond.percentile is not None else 50)
+    if ctype in ("event_count", "value_count") and cond.count > condition.cap:
+        raise UnsupportedRule(f"a threshold of {cond.count} is above the {condition.cap} matches a group keeps")
+    if ctype == "temporal_ordered" and cond.count != len(refs):
+        raise UnsupportedRule("temporal_ordered is supported for all of its rules in order only")
+    value_field = cond.fieldref if isinstance(cond.fieldref, str) else None
+    if ctype.startswith("value_") and not value_field:
+        raise UnsupportedRule(f"{ctype} needs exactly one condition field")
+    resolved = {ref.reference: _ref_id(ref) for ref in refs}
+    aliases = {
+        alias.alias: {resolved.get(ref.reference, ref.reference): str(fld) for ref, fld in alias.mapping.items()}
+        for alias in (rule.aliases or [])
+    }
     return CorrelationSpec(
         meta=_meta(rule),
-        type="event_count",
-        rule_ids=[str(ref.rule.id or ref.rule.name) for ref in rule.rules or []],
+        type=ctype,
+        rule_ids=[_ref_id(ref) for ref in refs],
         group_by=list(rule.group_by or []),
         timespan_s=rule.timespan.seconds,
-        threshold=threshold,
+        condition=condition,
+        value_field=value_field,
+        aliases=aliases,
     )
 
 
@@ -155,9 +185,17 @@ def compile_collection(collection: SigmaCollection) -> RuleSet:
 
 
 def load_rules(paths: Iterable[Path]) -> RuleSet:
-    """Load every *.yml under the given folders (or files)."""
+    """Load every *.yml under the given folders (or files), but the rules' example files."""
     existing = [p for p in paths if Path(p).exists()]
     if not existing:
         return RuleSet([], [], [f"no rule folder found among {list(paths)}"])
-    collection = SigmaCollection.load_ruleset(existing, collect_errors=True)
+    collection = SigmaCollection.load_ruleset(existing, collect_errors=True, on_beforeload=_not_examples)
     return compile_collection(collection)
+
+
+EXAMPLES_SUFFIX = ".examples.yml"
+
+
+def _not_examples(path: Path) -> Path | None:
+    """Rule folders also hold each rule's test events (`<rule>.examples.yml`): not rules."""
+    return None if path.name.endswith(EXAMPLES_SUFFIX) else path

@@ -222,6 +222,58 @@ def collect_http_cmd(
     asyncio.run(run_http(s, cfg))
 
 
+@app.command("detect")
+def detect_cmd(
+    rules: list[Path] = typer.Option(..., "--rules", help="a Sigma rule file or folder (repeatable)"),
+) -> None:
+    """Read ECS events (NDJSON) on stdin; print one JSON line per rule match.
+
+    Single-event matches carry `line` (1-based); correlation matches carry `group` and `lines`,
+    evaluated on the events' own @timestamp. A line that is not a JSON object is reported on
+    stderr (the exit status is then 2) and the others are still evaluated.
+    """
+    import orjson
+
+    from detectors.rules import CorrelationSpec, load_rules
+    from soc.stream.detect import evaluate
+
+    missing = [p for p in rules if not p.exists()]
+    if missing:
+        _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
+    ruleset = load_rules(rules)
+    for error in ruleset.errors:
+        print(f"rule not loaded: {error}", file=sys.stderr)
+    docs, lines, bad = [], [], 0
+    for n, raw in enumerate(sys.stdin.buffer, start=1):
+        if not raw.strip():
+            continue
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            doc, reason = None, f"not JSON ({exc})"
+        else:
+            reason = "not a JSON object"
+        if not isinstance(doc, dict):
+            bad += 1
+            print(f"line {n}: {reason}", file=sys.stderr)
+            continue
+        docs.append(doc)
+        lines.append(n)
+    out = sys.stdout.buffer
+    for hit in evaluate(ruleset, docs):
+        meta = hit.rule.meta
+        rec: dict[str, object] = {"rule": {"id": meta.id, "title": meta.title, "level": meta.level, "tags": meta.tags}}
+        if isinstance(hit.rule, CorrelationSpec):
+            rec |= {"correlation": hit.rule.type, "group": hit.group, "lines": [lines[i] for i in hit.indexes],
+                    "count": len(hit.indexes)}
+        else:
+            rec["line"] = lines[hit.indexes[0]]
+        out.write(orjson.dumps(rec) + b"\n")
+    out.flush()
+    if bad:
+        raise typer.Exit(2)
+
+
 @app.command("demo")
 def demo_cmd(
     keep_running: bool = typer.Option(False, help="leave the worker and collector running at the end"),

@@ -38,6 +38,8 @@ DECODED_PACKETS = Counter(
 )
 SPOOLED = Counter("soc_spooled", "Records written to a collector's disk spool", ["stage"], registry=REGISTRY)
 SPOOL_BYTES = Gauge("soc_spool_bytes", "Bytes waiting in a collector's disk spool", ["stage"], registry=REGISTRY)
+GROUPS = Gauge("soc_correlation_groups", "Correlation groups held by this worker's window table", registry=REGISTRY)
+EXPIRED = Counter("soc_correlation_expired", "Idle correlation groups forgotten", registry=REGISTRY)
 IN_FLIGHT = Gauge("soc_in_flight", "Messages accepted but not yet acknowledged downstream", ["stage"], registry=REGISTRY)
 
 

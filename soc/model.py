@@ -107,7 +107,7 @@ class RawBatch:
             head["device"] = self.device
         if len(self.messages) == 1:
             return orjson.dumps(head) + b"\n" + self.messages[0]
-        head["sizes"] = [len(m) for m in self.messages]
+        head["sizes"] = list(map(len, self.messages))
         return orjson.dumps(head) + b"\n" + b"".join(self.messages)
 
     @classmethod
@@ -166,6 +166,9 @@ class RawBatch:
     def split(self, max_messages: int, max_bytes: int) -> Iterator[RawBatch]:
         """This batch in parts of at most max_messages and (but for a single larger message)
         max_bytes; the order of the messages is kept."""
+        if len(self.messages) <= max_messages and self.nbytes <= max_bytes:
+            yield self  # the usual case: one pass in C, no copy
+            return
         part: list[bytes] = []
         size = 0
         for message in self.messages:

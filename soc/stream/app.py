@@ -23,12 +23,12 @@ from faust.web import Request, Response, View
 
 from detectors.rules import load_rules
 from soc.config import settings
-from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, RECEIVED, SENT, render
+from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, SENT, render
 from soc.model import ContractError, get_path, loads
 from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
-from soc.stream.detect import correlate, detect
+from soc.stream.detect import correlate, detect, expired
 from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
@@ -180,14 +180,22 @@ async def correlate_agent(stream: faust.StreamT) -> None:
     specs = {spec.meta.id: spec for spec in RULES.correlations}
     lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
     async for key, data in stream.items():
-        RECEIVED.labels("correlate").inc()
         try:
             match = loads(data)
         except ContractError as exc:
+            RECEIVED.labels("correlate").inc()
             await _dead_letter("correlate", dead_letter("correlate", "contract_invalid", str(exc), data))
             continue
         raw_state = windows.get(key)
         state = orjson.loads(raw_state) if raw_state else None
+        if "expire" in match:  # from expire_idle_groups, on this key's own partition
+            if raw_state is not None and expired(specs, key.decode(errors="replace"), state, int(match["expire"]),
+                                                 lateness_ms):
+                del windows[key]
+                EXPIRED.inc()
+            continue
+        RECEIVED.labels("correlate").inc()
+        _WATERMARK[0] = max(_WATERMARK[0], int(match.get("ts", 0)))
         new_state, alert, late = correlate(specs, state, match, lateness_ms)
         if late:
             DROPPED.labels("correlate", "late").inc()
@@ -196,6 +204,30 @@ async def correlate_agent(stream: faust.StreamT) -> None:
         if alert is not None:
             await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
             SENT.labels("correlate").inc()
+
+
+_WATERMARK = [0]  # the newest event time this worker's correlate agent has seen (ms)
+EXPIRE_PER_TICK = 10_000
+
+
+@app.timer(interval=_cfg.worker.correlation_expiry_interval_s)
+async def expire_idle_groups() -> None:
+    """Bounded memory: ask the correlate agent to forget idle groups. The deletion happens in
+    the agent, on the group's own partition, so the changelog gets the tombstone where the
+    group lives; a group that received a match meanwhile is kept."""
+    specs = {spec.meta.id: spec for spec in RULES.correlations}
+    lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
+    watermark = _WATERMARK[0]
+    GROUPS.set(len(windows))
+    if not watermark:
+        return
+    asked = 0
+    for key, raw in list(windows.items()):
+        if asked >= EXPIRE_PER_TICK:
+            break
+        if expired(specs, key.decode(errors="replace"), orjson.loads(raw) if raw else None, watermark, lateness_ms):
+            await correlate_topic.send(key=key, value=orjson.dumps({"expire": watermark}))
+            asked += 1
 
 
 @app.agent(alerts_topic, name="respond")

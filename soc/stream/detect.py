@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from detectors.correlation import observe
+from detectors.correlation import idle, observe
 from detectors.rules import CompiledRule, CorrelationSpec, RuleSet
 from soc.model import Alert, Doc, get_path, parse_iso
 
@@ -54,9 +55,13 @@ def single_alert(rule: CompiledRule, doc: Doc, ts_ms: int) -> Doc:
     return out
 
 
-def group_key(spec: CorrelationSpec, doc: Doc) -> str:
-    values = "|".join(f"{f}={get_path(doc, f, '')}" for f in spec.group_by)
-    return f"{spec.meta.id}|{values}"
+def group_values(spec: CorrelationSpec, rule_id: str, doc: Doc) -> dict[str, Any]:
+    """The group-by names (fields or aliases) and this event's values for them."""
+    return {name: get_path(doc, spec.field_for(name, rule_id)) for name in spec.group_by}
+
+
+def group_key(spec: CorrelationSpec, values: dict[str, Any]) -> str:
+    return spec.meta.id + "|" + "|".join(f"{k}={'' if v is None else v}" for k, v in values.items())
 
 
 def detect(ruleset: RuleSet, doc: Doc) -> tuple[list[Doc], list[tuple[bytes, Doc]]]:
@@ -69,15 +74,29 @@ def detect(ruleset: RuleSet, doc: Doc) -> tuple[list[Doc], list[tuple[bytes, Doc
     matches: list[tuple[bytes, Doc]] = []
     for rule in matched:
         for spec in rule.correlations:
-            key = group_key(spec, doc)
+            values = group_values(spec, rule.meta.id, doc)
+            key = group_key(spec, values)
             ctx = event_context(doc)
-            for f in spec.group_by:
-                ctx[f] = get_path(doc, f)
-            matches.append(
-                (key.encode(), {"corr": spec.meta.id, "group": key, "ts": ts_ms,
-                                "event_id": str(get_path(doc, "event.id", "")), "ctx": ctx})
-            )
+            ctx.update(values)
+            match = {"corr": spec.meta.id, "group": key, "ts": ts_ms,
+                     "event_id": str(get_path(doc, "event.id", "")), "ctx": ctx,
+                     "rule": spec.rule_ids.index(rule.meta.id)}
+            if spec.value_field:
+                match["value"] = get_path(doc, spec.field_for(spec.value_field, rule.meta.id))
+            matches.append((key.encode(), match))
     return alerts, matches
+
+
+def expired(specs: dict[str, CorrelationSpec], key: str, state: dict[str, Any] | None, watermark_ms: int,
+            lateness_ms: int) -> bool:
+    """Whether a group's state can be forgotten: its rule is gone, or no match it holds can
+    count any more given the newest event time seen (watermark) and the lateness bound."""
+    if not state:
+        return True
+    spec = specs.get(key.split("|", 1)[0])
+    if spec is None:
+        return True
+    return idle(state, watermark_ms, spec.timespan_s * 1000, lateness_ms)
 
 
 def correlate(
@@ -88,7 +107,8 @@ def correlate(
     if spec is None:
         return state, None, False  # the rule was removed since the match was produced
     new_state, window, late = observe(
-        state, int(match["ts"]), match["event_id"], spec.timespan_s * 1000, spec.threshold, lateness_ms
+        state, int(match["ts"]), match["event_id"], spec.timespan_s * 1000, spec.condition, lateness_ms,
+        rule=int(match.get("rule", 0)), value=match.get("value"),
     )
     if window is None:
         return new_state, None, late
@@ -111,3 +131,43 @@ def correlate(
     doc = alert.to_doc()
     doc["soc"]["alert"]["revision"] = window.revision
     return new_state, doc, late
+
+
+@dataclass(slots=True)
+class Hit:
+    """A rule that matched, offline: a single event (its index) or a correlation's final window."""
+
+    rule: CompiledRule | CorrelationSpec
+    indexes: list[int]  # 0-based positions of the events behind it, in input order
+    group: dict[str, Any] = field(default_factory=dict)
+    alert: Doc | None = None
+
+
+def evaluate(ruleset: RuleSet, docs: list[Doc]) -> list[Hit]:
+    """Run detection over events in order, without Kafka: what the stream would raise.
+
+    Single-event hits come per event (also for rules that only feed a correlation); a
+    correlation gives one hit per alert, at its last revision. Windows use the events' own
+    timestamps with no lateness bound, so the input need not be sorted.
+    """
+    specs = {c.meta.id: c for c in ruleset.correlations}
+    index_of: dict[str, int] = {}
+    states: dict[str, dict[str, Any] | None] = {}
+    hits: list[Hit] = []
+    final: dict[str, Hit] = {}
+    for i, doc in enumerate(docs):
+        eid = str(get_path(doc, "event.id", "") or f"line-{i}")
+        doc = doc if get_path(doc, "event.id") else {**doc, "event": {**doc.get("event", {}), "id": eid}}
+        index_of.setdefault(eid, i)
+        for rule in ruleset.match(doc):
+            hits.append(Hit(rule, [i]))
+        _, matches = detect(ruleset, doc)
+        for key, match in matches:
+            k = key.decode()
+            states[k], alert, _ = correlate(specs, states.get(k), match, lateness_ms=1 << 62)
+            if alert is not None:
+                spec = specs[match["corr"]]
+                ids = alert["soc"]["alert"]["event_ids"]
+                group = {f: match["ctx"].get(f) for f in spec.group_by}
+                final[alert["event"]["id"]] = Hit(spec, sorted(index_of[e] for e in ids if e in index_of), group, alert)
+    return hits + list(final.values())

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detectors.correlation import observe
+from detectors.correlation import Condition, observe
 from detectors.rules import load_rules
 from soc.model import RawRecord, get_path, iso
 from soc.stream.detect import correlate, detect
@@ -22,7 +22,7 @@ from soc.stream.normalize import normalize
 
 SPAN = 60_000  # ms
 LATE = 60_000
-THRESHOLD = 5
+THRESHOLD = Condition("event_count", "gte", 5)
 T0 = int(datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC).timestamp() * 1000)
 
 

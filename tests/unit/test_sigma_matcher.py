@@ -537,18 +537,21 @@ def test_unsupported_correlation_is_reported_and_others_still_load() -> None:
     rs = ruleset(
         GOOD_RULE,
         """
-        title: Login then sudo
+        title: Few logins
         id: 22222222-2222-4222-8222-222222222222
         correlation:
-            type: temporal
+            type: event_count
             rules:
                 - 11111111-1111-4111-8111-111111111111
             group-by:
                 - user.name
             timespan: 5m
+            condition:
+                lt: 3
         """,
     )
-    assert any("Login then sudo" in e for e in rs.errors), rs.errors
+    # "fewer than 3 in 5 minutes" is only known when a window closes: refused, with the reason.
+    assert any("Few logins" in e and "lt" in e for e in rs.errors), rs.errors
     assert [r.meta.title for r in rs.rules] == ["Good rule"]
     assert rs.correlations == []
     assert matches(rs, {"user": {"name": "root"}})
@@ -671,11 +674,24 @@ def test_correlation_threshold_and_timespan_are_read() -> None:
     rs = ruleset(BASE_RULE, correlation(None))
     [spec] = rs.correlations
     assert spec.timespan_s == 60
-    assert spec.threshold == 5
+    assert (spec.condition.op, spec.condition.threshold) == ("gte", 5)
     assert spec.group_by == ["source.ip"]
 
 
+def _fires_after(spec, n: int) -> int | None:
+    """How many matches one second apart it takes to raise the alert (None: not within n)."""
+    from detectors.correlation import observe
+
+    state = None
+    for k in range(n):
+        state, alert, _ = observe(state, 1_000_000 + k * 1000, f"e{k}", spec.timespan_s * 1000, spec.condition, 0)
+        if alert is not None:
+            return k + 1
+    return None
+
+
 def test_gt_condition_means_one_more_than_the_count() -> None:
-    rs = ruleset(BASE_RULE, correlation(None).replace("gte: 5", "gt: 5"))
-    [spec] = rs.correlations
-    assert spec.threshold == 6
+    gte = ruleset(BASE_RULE, correlation(None)).correlations[0]
+    gt = ruleset(BASE_RULE, correlation(None).replace("gte: 5", "gt: 5")).correlations[0]
+    assert _fires_after(gte, 10) == 5
+    assert _fires_after(gt, 10) == 6

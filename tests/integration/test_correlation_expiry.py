@@ -1,0 +1,64 @@
+"""Idle correlation groups are forgotten by the real worker (bounded memory), and a group that
+is forgotten can still alert when a new burst comes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from soc.pipeline import wait_for_count
+
+from .conftest import drop_indices, new_pipeline
+
+pytestmark = pytest.mark.integration
+
+
+def failed_login(at: datetime, src: str, k: int) -> bytes:
+    # RFC 5424 carries the year and the zone, so the event time is exactly `at`.
+    ts = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return f"<86>1 {ts} gov-cloud-app-07 sshd 4{k:03d} - - Failed password for root from {src} port {40000 + k} ssh2".encode()
+
+
+def worker_metric(p, name: str, default: float) -> float:
+    """A worker counter, or default while the worker's web server is not up yet."""
+    try:
+        return p.metrics().get(name, default)
+    except OSError:
+        return default
+
+
+def test_idle_groups_are_expired_and_a_later_burst_still_alerts(tmp_path: Path, es: Elasticsearch, kafka: str) -> None:
+    p = new_pipeline(tmp_path, SOC_WORKER__CORRELATION_EXPIRY_INTERVAL_S="1", SOC_WORKER__CORRELATION_LATENESS_S="5")
+    p.start()
+    try:
+        t0 = datetime.now(UTC) - timedelta(hours=2)
+        # 30 sources fail twice each (below the threshold of 5): 30 idle groups.
+        old = [failed_login(t0 + timedelta(seconds=k), f"198.51.100.{k}", k) for k in range(30)]
+        old += [failed_login(t0 + timedelta(seconds=k, milliseconds=500), f"198.51.100.{k}", 100 + k) for k in range(30)]
+        p.send_tcp(old)
+        deadline = time.monotonic() + 60
+        while worker_metric(p, "soc_correlation_groups", 0) < 30:
+            assert time.monotonic() < deadline, p.tail("worker")
+            time.sleep(0.5)
+        # Two hours later (event time), a real burst from another source.
+        now = datetime.now(UTC)
+        p.send_tcp([failed_login(now + timedelta(seconds=k), "203.0.113.66", 200 + k) for k in range(6)])
+        deadline = time.monotonic() + 60
+        while worker_metric(p, "soc_correlation_expired_total", 0) < 30:
+            assert time.monotonic() < deadline, p.tail("worker")
+            time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while worker_metric(p, "soc_correlation_groups", 99) > 1:
+            assert time.monotonic() < deadline, p.tail("worker")
+            time.sleep(0.5)
+        # The burst's group was not expired: its alert is raised.
+        query = {"bool": {"filter": [{"term": {"source.ip": "203.0.113.66"}}, {"term": {"rule.category": "event_count"}}]}}
+        assert wait_for_count(es, f"{p.ns.prefix}-alerts", 1, 60, query, at_least=True) >= 1, \
+            "the brute force after the expiry raised no alert"
+    finally:
+        p.stop()
+        drop_indices(es, p.ns.prefix)
