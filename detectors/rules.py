@@ -7,7 +7,7 @@ and is reported with its file and the reason; the other rules still load.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.correlation import Condition
-from detectors.matcher import Predicate, UnsupportedRule, compile_condition
+from detectors.compiler import Predicate, UnsupportedRule, compile_rule
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class CompiledRule:
 
     meta: RuleMeta
     predicate: Predicate
+    source: str = ""  # the generated Python (detectors/compiler.py)
     generates_alerts: bool = True
     correlations: list[CorrelationSpec] = field(default_factory=list)
 
@@ -94,11 +95,9 @@ def _meta(rule: SigmaRule | SigmaCorrelationRule) -> RuleMeta:
     )
 
 
-def _compile_rule(rule: SigmaRule) -> CompiledRule:
-    conditions = rule.detection.parsed_condition
-    predicates = [compile_condition(c.parsed) for c in conditions]
-    predicate = predicates[0] if len(predicates) == 1 else (lambda doc: any(p(doc) for p in predicates))
-    return CompiledRule(meta=_meta(rule), predicate=predicate)
+def _compile_rule(rule: SigmaRule, placeholders: Mapping[str, list[str]] | None = None) -> CompiledRule:
+    compiled = compile_rule(rule, placeholders)
+    return CompiledRule(meta=_meta(rule), predicate=compiled.predicate, source=compiled.source)
 
 
 # Count conditions that only become true as matches accumulate can be decided per match.
@@ -147,24 +146,36 @@ def _compile_correlation(rule: SigmaCorrelationRule) -> CorrelationSpec:
     )
 
 
-def compile_collection(collection: SigmaCollection) -> RuleSet:
+def _where(rule: Any) -> str:
+    return str(rule.source.path) if rule.source and rule.source.path else rule.title
+
+
+def _compile_one(rule: Any, placeholders: Mapping[str, list[str]] | None) -> CompiledRule | CorrelationSpec:
+    """One parsed rule compiled; UnsupportedRule (or SigmaError) with the reason if it cannot be."""
+    errors = getattr(rule, "errors", None)
+    if errors:
+        raise SigmaError("; ".join(str(e) for e in errors))
+    if isinstance(rule, SigmaCorrelationRule):
+        return _compile_correlation(rule)
+    if isinstance(rule, SigmaRule):
+        return _compile_rule(rule, placeholders)
+    raise UnsupportedRule(f"{type(rule).__name__} is not supported")
+
+
+def compile_collection(collection: SigmaCollection, placeholders: Mapping[str, list[str]] | None = None) -> RuleSet:
     rules: dict[str, CompiledRule] = {}
     correlations: list[CorrelationSpec] = []
     errors: list[str] = []
     for rule in collection:
-        where = str(rule.source.path) if rule.source and rule.source.path else rule.title
-        for error in getattr(rule, "errors", []) or []:
-            errors.append(f"{where}: {error}")
-        if getattr(rule, "errors", None):
-            continue
         try:
-            if isinstance(rule, SigmaRule):
-                compiled = _compile_rule(rule)
-                rules[compiled.meta.id] = compiled
-            elif isinstance(rule, SigmaCorrelationRule):
-                correlations.append(_compile_correlation(rule))
+            compiled = _compile_one(rule, placeholders)
         except (UnsupportedRule, SigmaError) as exc:
-            errors.append(f"{where}: {exc}")
+            errors.append(f"{_where(rule)}: {exc}")
+            continue
+        if isinstance(compiled, CorrelationSpec):
+            correlations.append(compiled)
+        else:
+            rules[compiled.meta.id] = compiled
     for corr in correlations:
         for rid in corr.rule_ids:
             if rid in rules:
@@ -175,6 +186,7 @@ def compile_collection(collection: SigmaCollection) -> RuleSet:
         for rule in collection
         if isinstance(rule, SigmaCorrelationRule) and rule.generate
         for ref in rule.rules or []
+        if getattr(ref, "rule", None) is not None
     }
     for rid, compiled in rules.items():
         if compiled.correlations and rid not in generated:
@@ -184,13 +196,60 @@ def compile_collection(collection: SigmaCollection) -> RuleSet:
     return RuleSet(rules=list(rules.values()), correlations=correlations, errors=errors)
 
 
-def load_rules(paths: Iterable[Path]) -> RuleSet:
+def _load(paths: Iterable[Path]) -> tuple[SigmaCollection, list[str]]:
+    """Every rule file under paths, each loaded on its own (a broken file does not stop the
+    others), then references between them resolved; the errors of files that did not load."""
+    files = [f for f in SigmaCollection.resolve_paths(list(paths)) if _not_examples(f)]
+    collections, errors = [], []
+    for f in sorted(files):
+        try:
+            collections.append(SigmaCollection.load_ruleset([f], collect_errors=True, resolve_references=False))
+        except Exception as exc:  # noqa: BLE001 - YAML or structure errors of one file
+            errors.append(f"{f}: {type(exc).__name__}: {exc}")
+    merged = SigmaCollection.merge(collections, resolve_references=False)
+    for rule in merged.rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            try:
+                rule.resolve_rule_references(merged)
+            except SigmaError as exc:
+                rule.errors.append(exc)
+    return merged, errors
+
+
+def load_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | None = None) -> RuleSet:
     """Load every *.yml under the given folders (or files), but the rules' example files."""
-    existing = [p for p in paths if Path(p).exists()]
+    existing = [Path(p) for p in paths if Path(p).exists()]
     if not existing:
         return RuleSet([], [], [f"no rule folder found among {list(paths)}"])
-    collection = SigmaCollection.load_ruleset(existing, collect_errors=True, on_beforeload=_not_examples)
-    return compile_collection(collection)
+    collection, file_errors = _load(existing)
+    ruleset = compile_collection(collection, placeholders)
+    for error in file_errors:
+        log.warning("Sigma rule file not loaded: %s", error)
+    ruleset.errors[:0] = file_errors
+    return ruleset
+
+
+def check_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Per rule file: {path, id, status (compiled | unsupported | invalid), reason}."""
+    collection, file_errors = _load([Path(p) for p in paths])
+    out: dict[str, dict[str, Any]] = {}
+    for error in file_errors:
+        path, _, reason = error.partition(": ")
+        out[path] = {"path": path, "id": None, "status": "invalid", "reason": reason}
+    for rule in collection:
+        path = _where(rule)
+        entry = out.setdefault(path, {"path": path, "id": [], "status": "compiled", "reason": None})
+        entry["id"].append(str(rule.id or rule.name or rule.title))
+        try:
+            _compile_one(rule, placeholders)
+        except UnsupportedRule as exc:
+            entry["status"], entry["reason"] = "unsupported", str(exc)
+        except SigmaError as exc:
+            entry["status"], entry["reason"] = "invalid", str(exc)
+    for entry in out.values():
+        if isinstance(entry["id"], list):
+            entry["id"] = entry["id"][0] if len(entry["id"]) == 1 else entry["id"]
+    return sorted(out.values(), key=lambda e: e["path"])
 
 
 EXAMPLES_SUFFIX = ".examples.yml"

@@ -14,8 +14,10 @@ from soc.config import ConfigError, Settings, settings
 app = typer.Typer(help="安全运营子平台 — security-operations sub-platform", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and Elasticsearch: up, down, status, export, import.")
 collect_app = typer.Typer(help="Run a collector that sends what it receives to Kafka (soc.raw).")
+rules_app = typer.Typer(help="Sigma rules: check that they compile.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(collect_app, name="collect")
+app.add_typer(rules_app, name="rules")
 console = Console()
 err = Console(stderr=True)
 
@@ -240,7 +242,7 @@ def detect_cmd(
     missing = [p for p in rules if not p.exists()]
     if missing:
         _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
-    ruleset = load_rules(rules)
+    ruleset = load_rules(rules, _settings().worker.sigma_placeholders)
     for error in ruleset.errors:
         print(f"rule not loaded: {error}", file=sys.stderr)
     docs, lines, bad = [], [], 0
@@ -272,6 +274,30 @@ def detect_cmd(
     out.flush()
     if bad:
         raise typer.Exit(2)
+
+
+@rules_app.command("check")
+def rules_check_cmd(path: list[Path] = typer.Argument(..., help="rule files or folders")) -> None:
+    """Compile every rule under PATH: one JSON line per file (path, id, status, reason), then a
+    summary line. The exit status is 1 when a rule is unsupported or invalid."""
+    import orjson
+
+    from detectors.rules import check_rules
+
+    missing = [p for p in path if not p.exists()]
+    if missing:
+        _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
+    results = check_rules(path, _settings().worker.sigma_placeholders)
+    out = sys.stdout.buffer
+    for result in results:
+        out.write(orjson.dumps(result) + b"\n")
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    out.write(orjson.dumps({"summary": {"files": len(results), **counts}}) + b"\n")
+    out.flush()
+    if any(r["status"] != "compiled" for r in results):
+        raise typer.Exit(1)
 
 
 @app.command("demo")

@@ -91,6 +91,8 @@ class WorkerSettings(BaseModel):
     retry_max_backoff_s: float = Field(30.0, gt=0)
     rules_dirs: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "rules"])
     correlation_lateness_s: float = Field(60.0, ge=0)
+    # Values of Sigma placeholders (`|expand`), e.g. {"Admins": ["ops*", "root"]}.
+    sigma_placeholders: dict[str, list[str]] = Field(default_factory=dict)
     # How often idle correlation groups are looked for and forgotten (bounded memory).
     correlation_expiry_interval_s: float = Field(60.0, gt=0)
     # How soon Kafka gives a dead worker's partitions to the others (faust's default is 60 s).

@@ -86,7 +86,7 @@ alerts_topic = _topic("alerts")
 actions_topic = _topic("actions")
 deadletter_topic = _topic("deadletter")
 
-RULES = load_rules(_cfg.worker.rules_dirs)
+RULES = load_rules(_cfg.worker.rules_dirs, _cfg.worker.sigma_placeholders)
 ENRICHERS = load_enrichers(_cfg)  # a bad inventory or GeoIP file stops the worker here, named
 
 
