@@ -18,6 +18,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.correlation import Condition
+from detectors.prefilter import Need, Prefilter, rule_need
 from detectors.compiler import Predicate, UnsupportedRule, compile_rule
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class CompiledRule:
     meta: RuleMeta
     predicate: Predicate
     source: str = ""  # the generated Python (detectors/compiler.py)
+    need: Need | None = None  # literals one of which a match requires (detectors/prefilter.py)
     generates_alerts: bool = True
     correlations: list[CorrelationSpec] = field(default_factory=list)
 
@@ -71,9 +73,21 @@ class RuleSet:
     rules: list[CompiledRule]
     correlations: list[CorrelationSpec]
     errors: list[str]
+    prefilter: Prefilter | None = None
+
+    def __post_init__(self) -> None:
+        if self.prefilter is None:
+            self.prefilter = Prefilter([r.need for r in self.rules])
 
     def match(self, doc: Doc) -> list[CompiledRule]:
-        """The rules whose condition holds for this event."""
+        """The rules whose condition holds for this event (the prefilter skips those whose
+        necessary literals the event lacks)."""
+        rules = self.rules
+        candidates = self.prefilter.candidates(doc) if self.prefilter is not None else range(len(rules))
+        return [rules[i] for i in sorted(candidates) if rules[i].predicate(doc)]
+
+    def match_all(self, doc: Doc) -> list[CompiledRule]:
+        """Every rule tried, no prefilter: the reference the prefilter must agree with."""
         return [r for r in self.rules if r.predicate(doc)]
 
     def summary(self) -> str:
@@ -97,7 +111,7 @@ def _meta(rule: SigmaRule | SigmaCorrelationRule) -> RuleMeta:
 
 def _compile_rule(rule: SigmaRule, placeholders: Mapping[str, list[str]] | None = None) -> CompiledRule:
     compiled = compile_rule(rule, placeholders)
-    return CompiledRule(meta=_meta(rule), predicate=compiled.predicate, source=compiled.source)
+    return CompiledRule(meta=_meta(rule), predicate=compiled.predicate, source=compiled.source, need=rule_need(rule))
 
 
 # Count conditions that only become true as matches accumulate can be decided per match.
