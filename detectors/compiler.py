@@ -219,9 +219,9 @@ class _Gen:
         for name, i in self.fields.items():
             lines.append(f"    f{i} = G{i}(doc)  # {name}")
             if i in self.lowered:
-                lines.append(f"    l{i} = low(f{i})")
+                lines.append(f"    l{i} = f{i}.lower() if f{i}.__class__ is str else low(f{i})")
             if i in self.kept:
-                lines.append(f"    c{i} = cased(f{i})")
+                lines.append(f"    c{i} = f{i} if f{i}.__class__ is str else cased(f{i})")
         lines.append(f"    return {body}")
         return "\n".join(lines) + "\n"
 

@@ -52,6 +52,8 @@ def text(v: Any) -> str | None:
 
 def low(v: Any) -> Any:
     """The value lowercased for case-insensitive tests (a list element by element)."""
+    if v is None:
+        return None
     if type(v) is str:
         return v.lower()
     if type(v) is list:
@@ -62,6 +64,8 @@ def low(v: Any) -> Any:
 
 def cased(v: Any) -> Any:
     """The value for case-sensitive tests: text, or a list of texts."""
+    if v is None:
+        return None
     if type(v) is str:
         return v
     if type(v) is list:
@@ -143,7 +147,7 @@ def cidr(v: Any, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return _any(v, test)
 
 
-def _number(v: Any) -> float | None:
+def number(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, (int, float)):
@@ -158,9 +162,11 @@ def _number(v: Any) -> float | None:
 
 def num(v: Any, op: str, target: float) -> bool:
     """Numeric equality (`eq`) or comparison (lt, lte, gt, gte); numeric strings count."""
+    if v is None:
+        return False
     if type(v) is list:
         return any(num(x, op, target) for x in v)
-    n = _number(v)
+    n = number(v)
     if n is None:
         return False
     if op == "eq":

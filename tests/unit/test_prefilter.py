@@ -65,7 +65,7 @@ FIELDS = ["url.original", "user_agent.original", "process.command_line", "proces
 
 
 def _literals(rs: RuleSet) -> list[str]:
-    lits = sorted({lit for r in rs.rules for _, lit in (r.need or ())})
+    lits = sorted({str(v) if kind != "num" else str(int(v)) for r in rs.rules for kind, _, v in (r.need or ())})
     return lits or ["x"]
 
 
