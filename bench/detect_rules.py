@@ -7,7 +7,8 @@ the normalize stage, repeated to --events. Rule sets:
   for the sources the city sends (over 200 rules);
 - "all SigmaHQ": every SigmaHQ rule that compiles (3.7k).
 For each set: events/s of `RuleSet.match` (compiled, prefilter, routing), of `RuleSet.match_all`
-(compiled, every rule tried), of the naive interpreter (bench/naive_sigma.py), and of SQLite
+(compiled, every rule of the event's log source tried), of the naive interpreter
+(bench/naive_sigma.py, the same rules after the same field mapping and routing), and of SQLite
 (bench/sqlite_baseline.py in its own venv: it needs pySigma 2), each for --seconds or the whole
 event list. The compiled engine and the naive one must find the same matches (checked).
 
@@ -30,6 +31,7 @@ from typing import Any
 from bench.e2e_syslog import machine
 from bench.naive_sigma import matches as naive_matches
 from bench.parse_corpus import corpus_lines
+from sigma.rule import SigmaRule
 from detectors.rules import RuleSet, _load, compile_collection
 from soc.model import RawRecord
 from soc.stream.normalize import normalize
@@ -93,8 +95,14 @@ def measure(name: str, paths: list[Path], docs: list[dict[str, Any]], seconds: f
     row["compiled"], _ = rate(ruleset.match, docs, seconds)
     row["compiled_all"], _ = rate(ruleset.match_all, docs, seconds)
 
+    keys_of = {r.meta.id: r.keys for r in ruleset.rules}
+
     def naive(doc: dict[str, Any]) -> list[SigmaRule]:
-        return [r for r in naive_rules if naive_matches(r, doc)]
+        """The same rules, routed the same way (logsource), each interpreted on the event."""
+        keys = ruleset.index.keys_for_event(doc) if ruleset.index is not None else frozenset()
+        return [r for r in naive_rules
+                if ((k := keys_of[str(r.id or r.name or r.title)]) is None or not k.isdisjoint(keys))
+                and naive_matches(r, doc)]
 
     row["naive"], naive_done = rate(naive, docs, seconds)
     sample = docs[: max(200, min(naive_done, 2000))]

@@ -18,6 +18,8 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.correlation import Condition
+from detectors.logsource import LogsourceIndex
+from detectors.pipelines import apply, load_pipeline
 from detectors.prefilter import Need, Prefilter, rule_need
 from detectors.compiler import Predicate, UnsupportedRule, compile_rule
 
@@ -36,6 +38,7 @@ class RuleMeta:
     tags: list[str]
     description: str
     path: str
+    name: str = ""  # the rule's `name` (correlations refer to rules by it)
 
 
 @dataclass(slots=True)
@@ -46,6 +49,8 @@ class CompiledRule:
     predicate: Predicate
     source: str = ""  # the generated Python (detectors/compiler.py)
     need: Need | None = None  # literals one of which a match requires (detectors/prefilter.py)
+    suppress_by: list[str] | None = None  # the rule's `suppress_by` fields (alert suppression)
+    keys: frozenset[str] | None = None  # its logsource's routing keys; None: every event
     generates_alerts: bool = True
     correlations: list[CorrelationSpec] = field(default_factory=list)
 
@@ -70,25 +75,35 @@ class CorrelationSpec:
 
 @dataclass(slots=True)
 class RuleSet:
+    """Compiled rules, routed by logsource and prefiltered by their necessary literals."""
+
     rules: list[CompiledRule]
     correlations: list[CorrelationSpec]
     errors: list[str]
-    prefilter: Prefilter | None = None
+    index: LogsourceIndex | None = None  # None: every rule meets every event (pipeline "none")
+    _routes: dict[frozenset[str], tuple[list[CompiledRule], Prefilter]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.prefilter is None:
-            self.prefilter = Prefilter([r.need for r in self.rules])
+    def _routed(self, keys: frozenset[str]) -> tuple[list[CompiledRule], Prefilter]:
+        """The rules for an event with these logsource keys, and their prefilter (built once per
+        distinct key set: a few dozen in practice)."""
+        routed = self._routes.get(keys)
+        if routed is None:
+            rules = [r for r in self.rules if r.keys is None or not r.keys.isdisjoint(keys)]
+            routed = self._routes[keys] = (rules, Prefilter([r.need for r in rules]))
+        return routed
 
     def match(self, doc: Doc) -> list[CompiledRule]:
-        """The rules whose condition holds for this event (the prefilter skips those whose
-        necessary literals the event lacks)."""
-        rules = self.rules
-        candidates = self.prefilter.candidates(doc) if self.prefilter is not None else range(len(rules))
-        return [rules[i] for i in sorted(candidates) if rules[i].predicate(doc)]
+        """The rules whose condition holds for this event: only those of its log source, and of
+        those only the ones whose necessary literals it holds are evaluated."""
+        keys = self.index.keys_for_event(doc) if self.index is not None else _ALL
+        rules, prefilter = self._routed(keys)
+        return [rules[i] for i in sorted(prefilter.candidates(doc)) if rules[i].predicate(doc)]
 
     def match_all(self, doc: Doc) -> list[CompiledRule]:
-        """Every rule tried, no prefilter: the reference the prefilter must agree with."""
-        return [r for r in self.rules if r.predicate(doc)]
+        """Every rule of the event's log source tried, no prefilter: what the prefilter must
+        agree with."""
+        keys = self.index.keys_for_event(doc) if self.index is not None else _ALL
+        return [r for r in self._routed(keys)[0] if r.predicate(doc)]
 
     def summary(self) -> str:
         return (
@@ -106,12 +121,17 @@ def _meta(rule: SigmaRule | SigmaCorrelationRule) -> RuleMeta:
         tags=[f"{t.namespace}.{t.name}" for t in (rule.tags or [])],
         description=rule.description or "",
         path=str(rule.source.path) if rule.source and rule.source.path else "",
+        name=str(rule.name or ""),
     )
 
 
 def _compile_rule(rule: SigmaRule, placeholders: Mapping[str, list[str]] | None = None) -> CompiledRule:
     compiled = compile_rule(rule, placeholders)
-    return CompiledRule(meta=_meta(rule), predicate=compiled.predicate, source=compiled.source, need=rule_need(rule))
+    suppress_by = (rule.custom_attributes or {}).get("suppress_by")
+    if suppress_by is not None and not (isinstance(suppress_by, list) and all(isinstance(f, str) for f in suppress_by)):
+        raise UnsupportedRule("suppress_by must be a list of field names")
+    return CompiledRule(meta=_meta(rule), predicate=compiled.predicate, source=compiled.source, need=rule_need(rule),
+                        suppress_by=suppress_by)
 
 
 # Count conditions that only become true as matches accumulate can be decided per match.
@@ -176,12 +196,22 @@ def _compile_one(rule: Any, placeholders: Mapping[str, list[str]] | None) -> Com
     raise UnsupportedRule(f"{type(rule).__name__} is not supported")
 
 
-def compile_collection(collection: SigmaCollection, placeholders: Mapping[str, list[str]] | None = None) -> RuleSet:
+def compile_collection(
+    collection: SigmaCollection,
+    placeholders: Mapping[str, list[str]] | None = None,
+    pipeline: str = "ecs",
+) -> RuleSet:
+    """Compile every rule of the collection (after the field-mapping pipeline); rules that
+    cannot be are reported in `errors`. Pipeline "none": no mapping and no routing."""
+    mapping = load_pipeline(pipeline) if pipeline != "none" else None
+    index = LogsourceIndex.build() if pipeline != "none" else None
     rules: dict[str, CompiledRule] = {}
     correlations: list[CorrelationSpec] = []
     errors: list[str] = []
     for rule in collection:
         try:
+            if mapping is not None and not getattr(rule, "errors", None):
+                apply(mapping, rule)
             compiled = _compile_one(rule, placeholders)
         except (UnsupportedRule, SigmaError) as exc:
             errors.append(f"{_where(rule)}: {exc}")
@@ -189,6 +219,8 @@ def compile_collection(collection: SigmaCollection, placeholders: Mapping[str, l
         if isinstance(compiled, CorrelationSpec):
             correlations.append(compiled)
         else:
+            if index is not None:
+                compiled.keys = index.keys_for_rule(rule.logsource)
             rules[compiled.meta.id] = compiled
     for corr in correlations:
         for rid in corr.rule_ids:
@@ -207,7 +239,7 @@ def compile_collection(collection: SigmaCollection, placeholders: Mapping[str, l
             compiled.generates_alerts = False
     for error in errors:
         log.warning("Sigma rule not loaded: %s", error)
-    return RuleSet(rules=list(rules.values()), correlations=correlations, errors=errors)
+    return RuleSet(rules=list(rules.values()), correlations=correlations, errors=errors, index=index)
 
 
 def _load(paths: Iterable[Path]) -> tuple[SigmaCollection, list[str]]:
@@ -230,13 +262,14 @@ def _load(paths: Iterable[Path]) -> tuple[SigmaCollection, list[str]]:
     return merged, errors
 
 
-def load_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | None = None) -> RuleSet:
+def load_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | None = None,
+               pipeline: str = "ecs") -> RuleSet:
     """Load every *.yml under the given folders (or files), but the rules' example files."""
     existing = [Path(p) for p in paths if Path(p).exists()]
     if not existing:
         return RuleSet([], [], [f"no rule folder found among {list(paths)}"])
     collection, file_errors = _load(existing)
-    ruleset = compile_collection(collection, placeholders)
+    ruleset = compile_collection(collection, placeholders, pipeline)
     for error in file_errors:
         log.warning("Sigma rule file not loaded: %s", error)
     ruleset.errors[:0] = file_errors
@@ -267,6 +300,7 @@ def check_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | N
 
 
 EXAMPLES_SUFFIX = ".examples.yml"
+_ALL: frozenset[str] = frozenset()
 
 
 def _not_examples(path: Path) -> Path | None:

@@ -227,6 +227,9 @@ def collect_http_cmd(
 @app.command("detect")
 def detect_cmd(
     rules: list[Path] = typer.Option(..., "--rules", help="a Sigma rule file or folder (repeatable)"),
+    pipeline: str = typer.Option("ecs", "--pipeline",
+                                 help="field mapping and logsource routing: ecs (default), or none: every rule "
+                                      "sees every event with the events' own field names"),
 ) -> None:
     """Read ECS events (NDJSON) on stdin; print one JSON line per rule match.
 
@@ -242,7 +245,11 @@ def detect_cmd(
     missing = [p for p in rules if not p.exists()]
     if missing:
         _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
-    ruleset = load_rules(rules, _settings().worker.sigma_placeholders)
+    from detectors.pipelines import pipeline_names
+
+    if pipeline != "none" and pipeline not in pipeline_names():
+        _fail(ValueError(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted({'none', *pipeline_names()}))}"))
+    ruleset = load_rules(rules, _settings().worker.sigma_placeholders, pipeline)
     for error in ruleset.errors:
         print(f"rule not loaded: {error}", file=sys.stderr)
     docs, lines, bad = [], [], 0

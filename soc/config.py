@@ -91,6 +91,13 @@ class WorkerSettings(BaseModel):
     retry_max_backoff_s: float = Field(30.0, gt=0)
     rules_dirs: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "rules"])
     correlation_lateness_s: float = Field(60.0, ge=0)
+    # One alert per rule and group (source, destination, host, user) within this window, with a
+    # count and the event ids; 0 raises one alert per matching event.
+    alert_suppression_s: int = Field(300, ge=0)
+    # Rules switched off by analysts (`disabled: [ids]`); it and the rule folders are re-read
+    # every rules_reload_interval_s, and changed rules replace the running ones.
+    rules_state_file: Path | None = None
+    rules_reload_interval_s: float = Field(10.0, gt=0)
     # Values of Sigma placeholders (`|expand`), e.g. {"Admins": ["ops*", "root"]}.
     sigma_placeholders: dict[str, list[str]] = Field(default_factory=dict)
     # How often idle correlation groups are looked for and forgotten (bounded memory).

@@ -13,6 +13,7 @@ ids make the repeats harmless).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -21,7 +22,7 @@ import faust
 import orjson
 from faust.web import Request, Response, View
 
-from detectors.rules import load_rules
+from detectors.registry import RuleRegistry
 from soc.config import settings
 from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, SENT, render
 from soc.model import ContractError, get_path, loads
@@ -86,7 +87,8 @@ alerts_topic = _topic("alerts")
 actions_topic = _topic("actions")
 deadletter_topic = _topic("deadletter")
 
-RULES = load_rules(_cfg.worker.rules_dirs, _cfg.worker.sigma_placeholders)
+RULES = RuleRegistry(_cfg.worker.rules_dirs, _cfg.worker.sigma_placeholders, _cfg.worker.rules_state_file,
+                     _cfg.worker.alert_suppression_s)
 ENRICHERS = load_enrichers(_cfg)  # a bad inventory or GeoIP file stops the worker here, named
 
 
@@ -99,7 +101,7 @@ async def on_start() -> None:
     """
     for name in ("aiokafka", "faust", "mode", "kafka"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    log.warning("Sigma rules loaded from %s: %s", ", ".join(map(str, _cfg.worker.rules_dirs)), RULES.summary())
+    log.warning("Sigma rules loaded from %s: %s", ", ".join(map(str, _cfg.worker.rules_dirs)), RULES.ruleset.summary())
 
 
 @app.page("/metrics")
@@ -149,7 +151,7 @@ async def detect_agent(stream: faust.StreamT) -> None:
             except ContractError as exc:
                 await _dead_letter("detect", dead_letter("detect", "contract_invalid", str(exc), data, topic="events"))
                 continue
-            found, matches = detect(RULES, doc)
+            found, matches = detect(RULES.ruleset, doc, suppression=RULES.suppression_s > 0)
             for alert in found:
                 await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
             for key, match in matches:
@@ -177,9 +179,9 @@ async def correlate_agent(stream: faust.StreamT) -> None:
     One event at a time, not take(): a table write goes to the changelog partition of the
     event being processed, which take() would blur.
     """
-    specs = {spec.meta.id: spec for spec in RULES.correlations}
     lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
     async for key, data in stream.items():
+        specs = RULES.specs  # replaced as a whole on a reload
         try:
             match = loads(data)
         except ContractError as exc:
@@ -206,6 +208,13 @@ async def correlate_agent(stream: faust.StreamT) -> None:
             SENT.labels("correlate").inc()
 
 
+@app.timer(interval=_cfg.worker.rules_reload_interval_s)
+async def reload_rules() -> None:
+    """Hot reload: changed rule files or rule state replace the running rules (loaded in a
+    thread, so the agents keep running meanwhile)."""
+    await asyncio.to_thread(RULES.maybe_reload)
+
+
 _WATERMARK = [0]  # the newest event time this worker's correlate agent has seen (ms)
 EXPIRE_PER_TICK = 10_000
 
@@ -215,7 +224,7 @@ async def expire_idle_groups() -> None:
     """Bounded memory: ask the correlate agent to forget idle groups. The deletion happens in
     the agent, on the group's own partition, so the changelog gets the tombstone where the
     group lives; a group that received a match meanwhile is kept."""
-    specs = {spec.meta.id: spec for spec in RULES.correlations}
+    specs = RULES.specs
     lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
     watermark = _WATERMARK[0]
     GROUPS.set(len(windows))

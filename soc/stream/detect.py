@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detectors.correlation import idle, observe
+from detectors.registry import SUPPRESS, suppression_spec
 from detectors.rules import CompiledRule, CorrelationSpec, RuleSet
 from soc.model import Alert, Doc, get_path, parse_iso
 
@@ -60,31 +61,41 @@ def group_values(spec: CorrelationSpec, rule_id: str, doc: Doc) -> dict[str, Any
     return {name: get_path(doc, spec.field_for(name, rule_id)) for name in spec.group_by}
 
 
-def group_key(spec: CorrelationSpec, values: dict[str, Any]) -> str:
-    return spec.meta.id + "|" + "|".join(f"{k}={'' if v is None else v}" for k, v in values.items())
+def detect(ruleset: RuleSet, doc: Doc, suppression: bool = False) -> tuple[list[Doc], list[tuple[bytes, Doc]]]:
+    """Alerts raised by single-event rules, and (key, match) records for correlation windows.
 
-
-def detect(ruleset: RuleSet, doc: Doc) -> tuple[list[Doc], list[tuple[bytes, Doc]]]:
-    """Alerts raised by single-event rules, and (key, match) records for correlation windows."""
+    With suppression, a single-event rule's match also goes to a window (its spec is
+    `suppress:<rule id>`, detectors/registry.py) instead of alerting at once, so the same rule
+    and group key within the window make one alert with a count.
+    """
     matched = ruleset.match(doc)
     if not matched:
         return [], []
     ts_ms = event_time_ms(doc)
-    alerts = [single_alert(rule, doc, ts_ms) for rule in matched if rule.generates_alerts]
+    alerts: list[Doc] = []
     matches: list[tuple[bytes, Doc]] = []
     for rule in matched:
+        if rule.generates_alerts:
+            if suppression:
+                spec = suppression_spec(rule, 0)
+                matches.append(_match(spec, SUPPRESS + rule.meta.id, rule.meta.id, doc, ts_ms))
+            else:
+                alerts.append(single_alert(rule, doc, ts_ms))
         for spec in rule.correlations:
-            values = group_values(spec, rule.meta.id, doc)
-            key = group_key(spec, values)
-            ctx = event_context(doc)
-            ctx.update(values)
-            match = {"corr": spec.meta.id, "group": key, "ts": ts_ms,
-                     "event_id": str(get_path(doc, "event.id", "")), "ctx": ctx,
-                     "rule": spec.rule_ids.index(rule.meta.id)}
-            if spec.value_field:
-                match["value"] = get_path(doc, spec.field_for(spec.value_field, rule.meta.id))
-            matches.append((key.encode(), match))
+            matches.append(_match(spec, spec.meta.id, rule.meta.id, doc, ts_ms))
     return alerts, matches
+
+
+def _match(spec: CorrelationSpec, spec_id: str, rule_id: str, doc: Doc, ts_ms: int) -> tuple[bytes, Doc]:
+    values = group_values(spec, rule_id, doc)
+    key = spec_id + "|" + "|".join(f"{k}={'' if v is None else v}" for k, v in values.items())
+    ctx = event_context(doc)
+    ctx.update(values)
+    match = {"corr": spec_id, "group": key, "ts": ts_ms, "event_id": str(get_path(doc, "event.id", "")),
+             "ctx": ctx, "rule": spec.rule_ids.index(rule_id)}
+    if spec.value_field:
+        match["value"] = get_path(doc, spec.field_for(spec.value_field, rule_id))
+    return key.encode(), match
 
 
 def expired(specs: dict[str, CorrelationSpec], key: str, state: dict[str, Any] | None, watermark_ms: int,

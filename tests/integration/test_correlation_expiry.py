@@ -48,11 +48,13 @@ def test_idle_groups_are_expired_and_a_later_burst_still_alerts(tmp_path: Path, 
         now = datetime.now(UTC)
         p.send_tcp([failed_login(now + timedelta(seconds=k), "203.0.113.66", 200 + k) for k in range(6)])
         deadline = time.monotonic() + 60
+        # Each failed login feeds several correlations (brute force, spraying, failure rate):
+        # at least the 30 brute-force groups go; the burst keeps a handful of its own.
         while worker_metric(p, "soc_correlation_expired_total", 0) < 30:
             assert time.monotonic() < deadline, p.tail("worker")
             time.sleep(0.5)
         deadline = time.monotonic() + 60
-        while worker_metric(p, "soc_correlation_groups", 99) > 1:
+        while worker_metric(p, "soc_correlation_groups", 99) > 5:
             assert time.monotonic() < deadline, p.tail("worker")
             time.sleep(0.5)
         # The burst's group was not expired: its alert is raised.

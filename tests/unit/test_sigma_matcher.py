@@ -15,8 +15,10 @@ from detectors.rules import RuleSet, compile_collection
 
 
 def ruleset(*yamls: str) -> RuleSet:
+    """The rules with no field mapping and no routing (pipeline "none"): matching semantics only;
+    routing has its own tests (test_logsource.py, test_rule_library.py)."""
     text = "\n---\n".join(textwrap.dedent(y).strip() for y in yamls)
-    return compile_collection(SigmaCollection.from_yaml(text))
+    return compile_collection(SigmaCollection.from_yaml(text), pipeline="none")
 
 
 def rule(detection: str, title: str = "test rule") -> RuleSet:
