@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from pathlib import Path
 
 from bench.e2e_syslog import machine
@@ -130,17 +132,54 @@ def send_udp(port: int, data: list[bytes], rate: float) -> None:
             s.sendto(line, ("127.0.0.1", port))
 
 
-def measure(name: str, lines_in_kafka: Callable[[], int], tcp: int, udp: int, tcp_lines: list[bytes],
-            udp_lines: list[bytes], udp_rate: float) -> dict[str, float]:
-    """TCP: the rate until the collector reports every line in Kafka; UDP: lines that arrived."""
+class EndOffsets:
+    """Kafka records in a topic from one consumer kept open (a new one per poll would cost the
+    machine CPU that both collectors need)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self.topic = topic
+        self.loop = asyncio.new_event_loop()
+
+        async def start() -> AIOKafkaConsumer:
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+            await consumer.start()
+            return consumer
+
+        self.consumer = self.loop.run_until_complete(start())
+        self.tps: list[Any] = []
+
+    def __call__(self) -> int:
+        from aiokafka.structs import TopicPartition
+
+        async def count() -> int:
+            if not self.tps:
+                await self.consumer._client.force_metadata_update()  # noqa: SLF001 - a new topic
+                parts = self.consumer.partitions_for_topic(self.topic) or set()
+                self.tps = [TopicPartition(self.topic, p) for p in parts]
+            return int(sum((await self.consumer.end_offsets(self.tps)).values())) if self.tps else 0
+
+        return self.loop.run_until_complete(count())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.consumer.stop())
+        self.loop.close()
+
+
+def tcp_round(lines_in_kafka: Callable[[], int], port: int, lines: list[bytes]) -> float:
+    """Lines/s of one TCP burst: from the first byte sent until the collector has all in Kafka."""
+    base = lines_in_kafka()
     t0 = time.perf_counter()
-    send_tcp(tcp, tcp_lines)
-    t1 = wait_until(lambda: lines_in_kafka() >= len(tcp_lines), 600)
-    tcp_rate = len(tcp_lines) / (t1 - t0)
-    send_udp(udp, udp_lines, udp_rate)
-    wait_until(lambda: lines_in_kafka() >= len(tcp_lines) + len(udp_lines), 30)
-    print(f"  {name}: TCP {tcp_rate:,.0f} lines/s", flush=True)
-    return {"tcp_rate": tcp_rate}
+    send_tcp(port, lines)
+    t1 = wait_until(lambda: lines_in_kafka() >= base + len(lines), 600)
+    return len(lines) / (t1 - t0)
+
+
+def udp_round(lines_in_kafka: Callable[[], int], port: int, lines: list[bytes], rate: float) -> None:
+    base = lines_in_kafka()
+    send_udp(port, lines, rate)
+    wait_until(lambda: lines_in_kafka() >= base + len(lines), 30)
 
 
 def verify(seen: Counter[bytes], tcp_lines: list[bytes], udp_lines: list[bytes]) -> dict[str, float]:
@@ -155,7 +194,8 @@ def verify(seen: Counter[bytes], tcp_lines: list[bytes], udp_lines: list[bytes])
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--udp-rate", type=float, default=20_000)
+    ap.add_argument("--udp-rate", type=float, default=50_000)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
     if not Path(rsyslogd).exists() or not Path("/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so").exists():
@@ -169,7 +209,7 @@ def main() -> None:
     asyncio.run(ensure_topics(settings.model_copy(update={"topic_prefix": prefix})))
     rs_topic = f"{prefix}rs.raw"
     asyncio.run(create_rsyslog_topic(bootstrap, rs_topic, settings.kafka.partitions))
-    tcp_lines = gen_lines(args.lines, tag=prefix)
+    rounds = [gen_lines(args.lines, tag=f"{prefix}r{r}") for r in range(args.rounds)]
     udp_lines = gen_lines(min(args.lines, int(args.udp_rate * 10)), tag=f"{prefix}u")
 
     work = Path(tempfile.mkdtemp(prefix="soc-rsyslog-"))
@@ -187,13 +227,21 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        print("rsyslog (imtcp/imudp → omkafka):", flush=True)
-        theirs = measure("rsyslog", lambda: asyncio.run(topic_count(bootstrap, rs_topic)), rs_tcp, rs_udp,
-                         tcp_lines, udp_lines, args.udp_rate)
-        print("soc collect syslog:", flush=True)
         sent = 'soc_sent_total{stage="collector.syslog"}'
-        ours = measure("ours", lambda: int(pipeline.metrics("collector").get(sent, 0)), ns.syslog_port,
-                       ns.syslog_port, tcp_lines, udp_lines, args.udp_rate)
+        counters = {"rsyslog": EndOffsets(bootstrap, rs_topic),
+                    "ours": lambda: int(pipeline.metrics("collector").get(sent, 0))}
+        ports = {"rsyslog": (rs_tcp, rs_udp), "ours": (ns.syslog_port, ns.syslog_port)}
+        rates: dict[str, list[float]] = {"rsyslog": [], "ours": []}
+        for r, lines in enumerate(rounds):  # alternate, so a disturbance hits both
+            for name in ("rsyslog", "ours") if r % 2 == 0 else ("ours", "rsyslog"):
+                rates[name].append(tcp_round(counters[name], ports[name][0], lines))
+                print(f"  round {r + 1}, {name}: TCP {rates[name][-1]:,.0f} lines/s", flush=True)
+        for name in ("rsyslog", "ours"):
+            udp_round(counters[name], ports[name][1], udp_lines, args.udp_rate)
+        counters["rsyslog"].close()  # type: ignore[union-attr]
+        tcp_lines = [line for lines in rounds for line in lines]
+        theirs = {"tcp_rate": statistics.median(rates["rsyslog"]), "all": rates["rsyslog"]}
+        ours = {"tcp_rate": statistics.median(rates["ours"]), "all": rates["ours"]}
         theirs |= verify(asyncio.run(topic_lines(bootstrap, rs_topic, batched=False)), tcp_lines, udp_lines)
         ours |= verify(asyncio.run(topic_lines(bootstrap, f"{prefix}.raw", batched=True)), tcp_lines, udp_lines)
     finally:
@@ -205,12 +253,17 @@ def main() -> None:
     print(f"### Syslog → Kafka: soc collect syslog vs rsyslog ({datetime.now(UTC):%Y-%m-%d})")
     print()
     print(f"- machine: {machine()}; Kafka, both collectors and the sender on it; {version}")
-    print(f"- command: `.venv/bin/python -m bench.collector_vs_rsyslog --lines {args.lines} --udp-rate {args.udp_rate:g}`")
+    print(f"- command: `.venv/bin/python -m bench.collector_vs_rsyslog --lines {args.lines} --udp-rate {args.udp_rate:g} "
+          f"--rounds {args.rounds}`")
+    print(f"- TCP: {args.rounds} rounds of {args.lines:,} new lines each, the collectors alternating; the median, "
+          "and every round")
     print()
     print("| measure | rsyslog | soc collect syslog | ours / rsyslog |")
     print("| --- | --- | --- | --- |")
-    print(f"| TCP, {args.lines:,} lines, lines/s into Kafka | {theirs['tcp_rate']:,.0f} | {ours['tcp_rate']:,.0f} | "
-          f"{ours['tcp_rate'] / theirs['tcp_rate']:.2f} |")
+    print(f"| TCP, {args.lines:,} lines, lines/s into Kafka (median) | {theirs['tcp_rate']:,.0f} | "
+          f"{ours['tcp_rate']:,.0f} | {ours['tcp_rate'] / theirs['tcp_rate']:.2f} |")
+    print(f"| TCP, every round | {', '.join(f'{x:,.0f}' for x in theirs['all'])} | "
+          f"{', '.join(f'{x:,.0f}' for x in ours['all'])} | |")
     print(f"| TCP lines lost / duplicated (by content) | {theirs['tcp_lost']:.0f} / {theirs['tcp_dup']:.0f} | "
           f"{ours['tcp_lost']:.0f} / {ours['tcp_dup']:.0f} | |")
     print(f"| UDP at {args.udp_rate:,.0f}/s: lines in Kafka of {len(udp_lines):,} | {theirs['udp_got']:,.0f} | "
