@@ -283,6 +283,46 @@ def detect_cmd(
         raise typer.Exit(2)
 
 
+@app.command("hunt")
+def hunt_cmd(
+    rules: list[Path] = typer.Argument(..., help="Sigma rule files or folders"),
+    since: str = typer.Option("30d", "--since", help="how far back: 90m, 12h, 30d, 2w"),
+    limit: int = typer.Option(10_000, "--limit", help="at most this many events per rule"),
+) -> None:
+    """Search the indexed events with Sigma rules (retro-hunt): one JSON line per match, then
+    one summary line per rule with its query. Correlations run over their rules' events."""
+    import orjson
+
+    from soc.hunt import hunt
+    from soc.model import get_path
+    from soc.store.client import index_name, sync_client
+
+    s = _settings()
+    missing = [p for p in rules if not p.exists()]
+    if missing:
+        _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
+    try:
+        results = hunt(sync_client(s), index_name(s, "events") + "-*", rules, since, limit)
+    except ValueError as exc:
+        _fail(exc)
+    out = sys.stdout.buffer
+    keep = ("@timestamp", "event.id", "event.action", "source.ip", "destination.ip", "destination.port", "host.name",
+            "user.name", "observer.vendor", "url.original")
+    for r in results:
+        for hit in r.hits:
+            rec = {"rule": {"id": r.rule_id, "title": r.title}}
+            if "group" in hit:
+                rec |= hit
+            else:
+                rec |= {k: v for k in keep if (v := get_path(hit, k)) is not None}
+            out.write(orjson.dumps(rec) + b"\n")
+        out.write(orjson.dumps({"summary": {"rule": r.rule_id, "title": r.title, "hits": len(r.hits),
+                                            "query": r.query, "error": r.error}}) + b"\n")
+    out.flush()
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
 @rules_app.command("check")
 def rules_check_cmd(path: list[Path] = typer.Argument(..., help="rule files or folders")) -> None:
     """Compile every rule under PATH: one JSON line per file (path, id, status, reason), then a

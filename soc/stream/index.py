@@ -23,7 +23,7 @@ from soc.stream.deadletter import dead_letter, original_bytes
 UNINDEXABLE = "deadletter_unindexable"
 
 
-def _events_index(prefix: str, doc: Doc) -> str:
+def events_index(prefix: str, doc: Doc) -> str:
     ts = doc.get("@timestamp")
     try:
         day = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(UTC)
@@ -34,7 +34,7 @@ def _events_index(prefix: str, doc: Doc) -> str:
 
 # kind -> (index for a document, its id field)
 TARGETS: dict[str, tuple[Callable[[str, Doc], str], str]] = {
-    "events": (_events_index, "event.id"),
+    "events": (events_index, "event.id"),
     "alerts": (lambda prefix, doc: f"{prefix}-alerts", "soc.alert.id"),
     "actions": (lambda prefix, doc: f"{prefix}-actions", "soc.action.id"),
     "deadletter": (lambda prefix, doc: f"{prefix}-deadletter", "event.id"),

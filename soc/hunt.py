@@ -1,0 +1,148 @@
+"""Retro-hunt: run Sigma rules over the events already in Elasticsearch (`soc hunt`).
+
+A single-event rule is converted by pySigma's Elasticsearch backend (Lucene query string) after
+the same field-mapping pipeline the stream uses (`ecs`), searched over `<prefix>-events-*`
+in the time range, and the hits kept that the stream would have routed to the rule (its
+logsource: the query cannot say it, Elastic leaves that to the choice of index). A correlation rule cannot be one query: the events of its rules are searched
+the same way and the correlation runs over them, in time order, with the stream's own code
+(soc.stream.detect.evaluate), so a hunt finds the windows the stream would have found.
+
+What the Lucene backend cannot express (field references, for one) is reported per rule. Note
+on case: Elasticsearch compares keyword fields case-sensitively, the stream (as Sigma says)
+does not; a hunt may therefore miss a match that differs only in case (docs/detection.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from sigma.backends.elasticsearch import LuceneBackend
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from detectors.pipelines import load_pipeline
+from detectors.rules import _load, compile_collection
+from soc.model import Doc
+from soc.stream.detect import evaluate
+
+SINCE = re.compile(r"^(\d+)([smhdw])$")
+PAGE = 1000
+
+
+@dataclass
+class HuntResult:
+    rule_id: str
+    title: str
+    query: str | None = None
+    hits: list[Doc] = field(default_factory=list)  # events (single rule) or alert summaries
+    error: str | None = None
+
+
+def es_since(since: str) -> str:
+    """`30d` → `now-30d` (Elasticsearch date math); anything else is refused."""
+    m = SINCE.match(since.strip())
+    if not m:
+        raise ValueError(f"--since must look like 30d, 12h, 90m or 2w, not {since!r}")
+    return f"now-{m.group(1)}{m.group(2)}"
+
+
+def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int) -> Iterator[Doc]:
+    """Every event matching the Lucene query in the range, oldest first (search_after pages)."""
+    body: dict[str, Any] = {
+        "bool": {"filter": [
+            {"query_string": {"query": query, "analyze_wildcard": True}},
+            {"range": {"@timestamp": {"gte": es_since(since)}}},
+        ]}
+    }
+    after: list[Any] | None = None
+    seen = 0
+    while seen < limit:
+        page = es.search(index=index, query=body, size=min(PAGE, limit - seen), sort=["@timestamp", "event.id"],
+                         search_after=after, ignore_unavailable=True, allow_no_indices=True)
+        hits = page["hits"]["hits"]
+        if not hits:
+            return
+        for hit in hits:
+            yield hit["_source"]
+        seen += len(hits)
+        after = hits[-1]["sort"]
+
+
+def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: int = 10_000) -> list[HuntResult]:
+    es_since(since)  # a bad range fails before any search
+    collection, file_errors = _load(paths)
+    if file_errors:
+        raise ValueError("; ".join(file_errors))
+    backend = LuceneBackend(processing_pipeline=load_pipeline("ecs"))
+    queries: dict[str, str] = {}
+    results: list[HuntResult] = []
+    by_ref: dict[str, SigmaRule] = {}
+    for rule in collection:
+        if isinstance(rule, SigmaRule):
+            rid = str(rule.id or rule.name or rule.title)
+            by_ref[rid] = rule
+            if rule.name:
+                by_ref[str(rule.name)] = rule
+    for rule in collection:
+        rid = str(rule.id or rule.name or rule.title)
+        if isinstance(rule, SigmaRule) and not rule.errors:
+            try:
+                # A rule a correlation refers to is converted but not "output" by pySigma: its
+                # queries are kept on the rule.
+                converted = backend.convert_rule(rule) or rule.get_conversion_result()
+                if not converted:
+                    raise SigmaError("the backend gave no query")
+                queries[rid] = " OR ".join(f"({q})" for q in converted)
+            except SigmaError as exc:
+                results.append(HuntResult(rid, rule.title, error=f"not convertible to a query: {exc}"))
+    ruleset = compile_collection(collection)
+    for rule in collection:
+        rid = str(rule.id or rule.name or rule.title)
+        if isinstance(rule, SigmaRule) and rid in queries and not _only_feeds_correlations(rule, collection):
+            res = HuntResult(rid, rule.title, queries[rid])
+            keys = next((r.keys for r in ruleset.rules if r.meta.id == rid), None)
+            res.hits = [doc for doc in _search(es, index, queries[rid], since, limit)
+                        if keys is None or ruleset.index is None or not keys.isdisjoint(ruleset.index.keys_for_event(doc))]
+            results.append(res)
+        elif isinstance(rule, SigmaCorrelationRule):
+            results.append(_hunt_correlation(es, index, rule, queries, ruleset, since, limit))
+    return results
+
+
+def _only_feeds_correlations(rule: SigmaRule, collection: Any) -> bool:
+    """Sigma v2: a rule referenced by a correlation (without `generate`) alerts only through it."""
+    compiled_ids = {str(rule.id or rule.name or rule.title), str(rule.name or "")}
+    for other in collection:
+        if isinstance(other, SigmaCorrelationRule) and not other.generate:
+            refs = {str(r.reference) for r in other.rules or []}
+            if refs & compiled_ids:
+                return True
+    return False
+
+
+def _hunt_correlation(es: Elasticsearch, index: str, rule: SigmaCorrelationRule, queries: dict[str, str],
+                      ruleset: Any, since: str, limit: int) -> HuntResult:
+    rid = str(rule.id or rule.name or rule.title)
+    res = HuntResult(rid, rule.title)
+    parts = []
+    for ref in rule.rules or []:
+        target = getattr(ref, "rule", None)
+        ref_id = str(target.id or target.name or target.title) if target is not None else str(ref.reference)
+        if ref_id not in queries:
+            res.error = f"its rule {ref.reference} could not be converted to a query"
+            return res
+        parts.append(f"({queries[ref_id]})")
+    res.query = " OR ".join(parts)
+    events = list(_search(es, index, res.query, since, limit))
+    for hit in evaluate(ruleset, events):
+        if hit.rule.meta.id == rid and hit.alert is not None:
+            alert = hit.alert["soc"]["alert"]
+            res.hits.append({"group": hit.group, "count": alert["count"], "first_seen": alert["first_seen"],
+                             "last_seen": alert["last_seen"], "event_ids": alert["event_ids"]})
+    return res
