@@ -195,7 +195,14 @@ def observe(
             return st, _open(st, members), False
         return st, None, False
     i = bisect.bisect_left(times, ts_ms - timespan_ms)
-    # Slide the window start over matches up to ts: the first span that satisfies the condition.
+    if times and times[-1] == ts_ms:
+        # The newest match (in-order arrival): every window holding it is part of the one that
+        # ends at it, and the condition only grows truer with more matches: test that one.
+        members = candidates[i:]
+        if condition.holds(members):
+            return st, _open(st, members), False
+        return st, None, False
+    # A late match: slide the window start over matches up to ts; the first span that holds.
     for start in range(i, len(candidates)):
         if times[start] > ts_ms:
             break

@@ -29,7 +29,7 @@ from soc.model import ContractError, get_path, loads
 from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
-from soc.stream.detect import correlate, detect, expired
+from soc.stream.detect import correlate, detect, expired, state_bytes
 from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
@@ -202,7 +202,7 @@ async def correlate_agent(stream: faust.StreamT) -> None:
         if late:
             DROPPED.labels("correlate", "late").inc()
         if new_state is not None:
-            windows[key] = orjson.dumps(new_state)
+            windows[key] = state_bytes(new_state)
         if alert is not None:
             await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
             SENT.labels("correlate").inc()

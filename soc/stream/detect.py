@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from detectors.correlation import idle, observe
 from detectors.registry import SUPPRESS, suppression_spec
 from detectors.rules import CompiledRule, CorrelationSpec, RuleSet
@@ -96,6 +98,13 @@ def _match(spec: CorrelationSpec, spec_id: str, rule_id: str, doc: Doc, ts_ms: i
     if spec.value_field:
         match["value"] = get_path(doc, spec.field_for(spec.value_field, rule_id))
     return key.encode(), match
+
+
+def state_bytes(state: dict[str, Any]) -> bytes:
+    """A window state as the table keeps it. orjson's output keeps a 4 KiB buffer whatever the
+    length (measured: 4,098 bytes held for a 65-byte state); a held copy is its own size, which
+    makes 100,000 groups take megabytes, not 400 (bench/correlation.py)."""
+    return bytes(memoryview(orjson.dumps(state)))
 
 
 def expired(specs: dict[str, CorrelationSpec], key: str, state: dict[str, Any] | None, watermark_ms: int,

@@ -449,3 +449,20 @@ def test_late_match_of_a_closed_alert_updates_it_as_a_new_revision() -> None:
     assert update.anchor == first.anchor == "a0"
     assert update.count == 6
     assert update.revision > first.revision
+
+
+def test_held_window_states_take_their_own_size_not_a_serializer_buffer() -> None:
+    """The worker keeps a state per group: 100k groups must not cost 4 KiB each (orjson's buffer)."""
+    import gc
+    import tracemalloc
+
+    from soc.stream.detect import state_bytes
+
+    state, _ = feed([(s(k), f"e{k}") for k in range(3)])
+    gc.collect()
+    tracemalloc.start()
+    held = [state_bytes(state) for _ in range(1000)]
+    used, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert used < 1000 * 2 * len(held[0]) + 16_000
+    assert orjson.loads(held[0]) == state
