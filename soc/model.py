@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -173,14 +173,12 @@ class RawBatch:
         size = 0
         for message in self.messages:
             if part and (len(part) >= max_messages or size + len(message) > max_bytes):
-                yield RawBatch(part, self.received_at_ns, self.collector, self.peer, self.source_id,
-                               self.format_hint, self.charset, self.timezone, self.tenant, self.device)
+                yield replace(self, messages=part)
                 part, size = [], 0
             part.append(message)
             size += len(message)
         if part:
-            yield RawBatch(part, self.received_at_ns, self.collector, self.peer, self.source_id,
-                           self.format_hint, self.charset, self.timezone, self.tenant, self.device)
+            yield replace(self, messages=part)
 
 
 # --------------------------------------------------------------------------- ECS helpers
