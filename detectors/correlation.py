@@ -56,10 +56,15 @@ class Condition:
     threshold: float = 1
     rules: int = 1  # how many rules the correlation refers to
     percentile: int = 50
+    # temporal with an extended condition ("a and (b or not c)"): ("and"|"or", (...)), ("not", x)
+    # or ("rule", index)
+    expr: tuple[Any, ...] | None = None
 
     @property
     def monotone(self) -> bool:
         """Whether more matches can only make the condition truer (counts, sums, temporal)."""
+        if self.expr is not None and _has_not(self.expr):
+            return False
         return self.type in ("event_count", "value_count", "temporal", "temporal_ordered", "value_sum")
 
     @property
@@ -79,6 +84,8 @@ class Condition:
         if t == "value_count":
             return cmp(len({_key(e[3]) for e in members if e[3] is not None}), self.threshold)
         if t == "temporal":
+            if self.expr is not None:
+                return _truth(self.expr, {e[2] for e in members})
             return cmp(len({e[2] for e in members}), self.threshold)
         if t == "temporal_ordered":
             return _in_order(members, self.rules)
@@ -128,6 +135,27 @@ def _percentile(numbers: list[float], p: int) -> float:
     ordered = sorted(numbers)
     rank = max(1, -(-p * len(ordered) // 100))
     return ordered[min(rank, len(ordered)) - 1]
+
+
+def _truth(expr: tuple[Any, ...], present: set[int]) -> bool:
+    """An extended temporal condition over the rules that matched in the window."""
+    op, arg = expr
+    if op == "rule":
+        return arg in present
+    if op == "not":
+        return not _truth(arg, present)
+    if op == "and":
+        return all(_truth(a, present) for a in arg)
+    return any(_truth(a, present) for a in arg)
+
+
+def _has_not(expr: tuple[Any, ...]) -> bool:
+    op, arg = expr
+    if op == "rule":
+        return False
+    if op == "not":
+        return True
+    return any(_has_not(a) for a in arg)
 
 
 def _in_order(members: Sequence[Entry], rules: int) -> bool:

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
+from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaExtendedCorrelationCondition,
+    SigmaRuleReference,
+)
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
@@ -143,13 +151,44 @@ def _ref_id(ref: Any) -> str:
     return str(ref.rule.id or ref.rule.name)
 
 
+def _aliases(rule: SigmaCorrelationRule, refs: list[Any]) -> dict[str, dict[str, str]]:
+    resolved = {ref.reference: _ref_id(ref) for ref in refs}
+    return {
+        alias.alias: {resolved.get(ref.reference, ref.reference): str(fld) for ref, fld in alias.mapping.items()}
+        for alias in (rule.aliases or [])
+    }
+
+
+def _extended(node: Any, names: list[str]) -> tuple[Any, ...]:
+    """pySigma's parse tree of an extended condition as nested tuples over rule positions."""
+    if isinstance(node, SigmaRuleReference):
+        if node.reference not in names:
+            raise UnsupportedRule(f"the condition names {node.reference!r}, which is not among the correlation's rules")
+        return ("rule", names.index(node.reference))
+    if isinstance(node, CorrelationConditionNOT):
+        return ("not", _extended(node.args[0], names))
+    op = "and" if isinstance(node, CorrelationConditionAND) else "or" if isinstance(node, CorrelationConditionOR) else None
+    if op is None:
+        raise UnsupportedRule(f"condition element {type(node).__name__} is not supported")
+    return (op, tuple(_extended(a, names) for a in node.args))
+
+
 def _compile_correlation(rule: SigmaCorrelationRule) -> CorrelationSpec:
     ctype = rule.type.name.lower()
     cond = rule.condition
-    if not isinstance(cond, SigmaCorrelationCondition):
-        raise UnsupportedRule("extended (boolean) correlation conditions are not supported yet")
-    op = cond.op.name.lower()
     refs = list(rule.rules or [])
+    if isinstance(cond, SigmaExtendedCorrelationCondition):
+        if ctype != "temporal":
+            raise UnsupportedRule(f"an extended (boolean) condition on {ctype} is not supported (temporal only)")
+        expr = _extended(cond.parsed, [str(r.reference) for r in refs])
+        return CorrelationSpec(
+            meta=_meta(rule), type=ctype, rule_ids=[_ref_id(ref) for ref in refs],
+            group_by=list(rule.group_by or []), timespan_s=rule.timespan.seconds,
+            condition=Condition(type=ctype, rules=len(refs), expr=expr), aliases=_aliases(rule, refs),
+        )
+    if not isinstance(cond, SigmaCorrelationCondition):
+        raise UnsupportedRule(f"correlation condition {type(cond).__name__} is not supported")
+    op = cond.op.name.lower()
     if ctype in _COUNTS and op not in _MONOTONE_OPS:
         raise UnsupportedRule(
             f"{ctype} with `{op}` can only be decided when a window closes; the stream decides per match "
@@ -163,11 +202,7 @@ def _compile_correlation(rule: SigmaCorrelationRule) -> CorrelationSpec:
     value_field = cond.fieldref if isinstance(cond.fieldref, str) else None
     if ctype.startswith("value_") and not value_field:
         raise UnsupportedRule(f"{ctype} needs exactly one condition field")
-    resolved = {ref.reference: _ref_id(ref) for ref in refs}
-    aliases = {
-        alias.alias: {resolved.get(ref.reference, ref.reference): str(fld) for ref, fld in alias.mapping.items()}
-        for alias in (rule.aliases or [])
-    }
+    aliases = _aliases(rule, refs)
     return CorrelationSpec(
         meta=_meta(rule),
         type=ctype,

@@ -204,3 +204,35 @@ def test_conditions_the_stream_cannot_decide_are_refused_with_the_reason() -> No
     rs = ruleset(DENY, correlation("value_count", ["deny"], ["source.ip"], "1m", "{lt: 3, field: destination.port}"))
     assert rs.correlations == []
     assert any("lt" in e and "window closes" in e for e in rs.errors), rs.errors
+
+
+SUDO = """
+title: Sudo to root
+id: 10000000-0000-4000-8000-000000000006
+name: sudo_root
+logsource: {product: linux}
+detection:
+    sel: {event.action: sudo_command, user.effective.name: root}
+    condition: sel
+"""
+
+
+def sudo(t: float, user: str) -> dict[str, Any]:
+    return at(t, event__action="sudo_command", user__name=user, user__effective__name="root")
+
+
+def test_an_extended_temporal_condition_is_evaluated_over_the_rules_in_the_window() -> None:
+    rs = ruleset(LOGIN_FAILED, LOGIN_OK, SUDO, correlation(
+        "temporal", ["login_failed", "login_ok", "sudo_root"], ["user.name"], "10m",
+        condition="'login_ok and (login_failed or sudo_root)'"))
+    assert correlated(rs, [login(0, "zhangsan", False), login(60, "zhangsan", True)])
+    assert correlated(rs, [login(0, "lisi", True), sudo(30, "lisi")])
+    assert not correlated(rs, [login(0, "wangwu", True), login(30, "wangwu", True)])
+    assert not correlated(rs, [login(0, "zhaoliu", False), sudo(30, "zhaoliu")])  # no successful login
+
+
+def test_an_extended_condition_with_not_holds_for_the_window_ending_at_the_match() -> None:
+    rs = ruleset(LOGIN_FAILED, LOGIN_OK, correlation(
+        "temporal", ["login_failed", "login_ok"], ["user.name"], "5m", condition="'login_ok and not login_failed'"))
+    assert correlated(rs, [login(0, "zhangsan", True)])  # a success with no failure before it
+    assert not correlated(rs, [login(0, "lisi", False), login(30, "lisi", True)])
