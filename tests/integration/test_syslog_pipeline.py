@@ -37,7 +37,7 @@ def test_attack_story_is_indexed_and_the_brute_force_alerted(pipeline: LocalPipe
 
     failures = sum(1 for sl in lines if sl.role == "attack" and b"Failed password" in sl.data)
     brute = {"bool": {"filter": [{"term": {"rule.name": BRUTE_FORCE_RULE}}, {"term": {"source.ip": ATTACKER}}]}}
-    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, brute) == 1
+    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, brute) == 1, pipeline.tail("worker")
     # The alert keeps one document whose count reaches every failed login of the burst.
     deadline = time.monotonic() + WAIT
     alert: dict = {}
@@ -59,11 +59,11 @@ def test_attack_story_is_indexed_and_the_brute_force_alerted(pipeline: LocalPipe
     assert {h["_source"]["source"]["ip"] for h in cited} == {ATTACKER}
 
     root_login = {"term": {"rule.id": "9a3e2c41-7b6d-4f1a-b8e5-2c7d9f0e1a23"}}
-    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, root_login) == 1
+    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, root_login) == 1, pipeline.tail("worker")
     # The WAF's Chinese log of the SQL injection raises the WAF rule's alert, with the asset's IP.
     sqli = {"bool": {"filter": [{"term": {"rule.id": "6b2f0c8e-3d41-4b7a-9f15-8a0e4c2d7b31"}},
                                 {"term": {"destination.ip": "10.10.0.8"}}]}}
-    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, sqli) == 1
+    assert wait_for_count(es, f"{p}-alerts", 1, WAIT, sqli) == 1, pipeline.tail("worker")
     # The IDS's SSH password-attack signature and the WAF's high severity raise their rules too;
     # internal administrators' logins and the ordinary traffic raise nothing else.
     expected = {
@@ -76,10 +76,12 @@ def test_attack_story_is_indexed_and_the_brute_force_alerted(pipeline: LocalPipe
     assert wait_for_count(es, f"{p}-alerts", len(expected), WAIT, at_least=True) >= len(expected)
     es.indices.refresh(index=f"{p}-alerts")
     raised = es.search(index=f"{p}-alerts", size=0, aggs={"r": {"terms": {"field": "rule.id", "size": 50}}})
-    assert {b["key"] for b in raised["aggregations"]["r"]["buckets"]} == expected
-    assert count(es, f"{p}-alerts") == len(expected)  # suppression: one alert per rule and group
+    buckets = {b["key"]: b["doc_count"] for b in raised["aggregations"]["r"]["buckets"]}
+    assert set(buckets) == expected, buckets
+    assert count(es, f"{p}-alerts") == len(expected), buckets  # suppression: one alert per rule and group
     # Each alert is recorded as an action.
-    assert wait_for_count(es, f"{p}-actions", len(expected), WAIT) == len(expected)
+    actions = wait_for_count(es, f"{p}-actions", len(expected), WAIT)
+    assert actions == len(expected), f"{actions} actions; worker log:\n{pipeline.tail('worker')}"
     # Addresses are indexed as IPs: a CIDR query finds every line that names the attacker,
     # whatever device wrote it (host sshd, Huawei firewall, Sangfor WAF, Venustech IDS).
     naming_attacker = sum(1 for sl in lines if ATTACKER.encode() in sl.data)
