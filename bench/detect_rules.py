@@ -32,7 +32,7 @@ from bench.e2e_syslog import machine
 from bench.naive_sigma import matches as naive_matches
 from bench.parse_corpus import corpus_lines
 from sigma.rule import SigmaRule
-from detectors.rules import RuleSet, _load, compile_collection
+from detectors.rules import RuleSet, load_collection, compile_collection
 from soc.model import RawRecord
 from soc.stream.normalize import normalize
 
@@ -85,7 +85,7 @@ def sqlite_rate(paths: list[Path], docs: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def measure(name: str, paths: list[Path], docs: list[dict[str, Any]], seconds: float, sqlite: bool) -> dict[str, Any]:
-    collection, _ = _load(paths)
+    collection, _ = load_collection(paths)
     ruleset: RuleSet = compile_collection(collection)
     sigma_rules = [r for r in collection if type(r).__name__ == "SigmaRule" and not getattr(r, "errors", None)]
     compiled_ids = {r.meta.id for r in ruleset.rules}

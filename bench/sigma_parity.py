@@ -27,7 +27,7 @@ from sigma.rule import SigmaRule
 
 from bench.detect_rules import events as corpus_events
 from detectors.pipelines import load_pipeline
-from detectors.rules import _load, compile_collection
+from detectors.rules import load_collection, compile_collection
 from soc.config import load_settings
 from soc.store.client import sync_client
 from soc.store.setup import ensure_templates
@@ -82,14 +82,14 @@ def main() -> None:
         helpers.bulk(es, ({"_index": index, "_id": d["event"]["id"], "_source": d} for d in docs))
         es.indices.refresh(index=index)
         paths = [ROOT / "rules", *([SIGMAHQ_WEB] if args.sigmahq_web else [])]
-        compiled_col, _ = _load(paths)
+        compiled_col, _ = load_collection(paths)
         rs = compile_collection(compiled_col)
         by_id = {r.meta.id: r for r in rs.rules}
         ours: dict[str, set[str]] = {}
         for d in docs:
             for r in rs.match(d):
                 ours.setdefault(r.meta.id, set()).add(d["event"]["id"])
-        col, _ = _load(paths)
+        col, _ = load_collection(paths)
         backend = LuceneBackend(processing_pipeline=load_pipeline("ecs"))
         rows, not_convertible, agree = [], 0, 0
         for rule in col:

@@ -15,7 +15,7 @@ necessary literal is absent (tests/unit/test_prefilter.py checks both engines ag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,8 +154,3 @@ class Prefilter:
                         for _, rules in scan.automaton.iter(text):
                             found |= rules
         return found
-
-
-def build(rules: Iterable[SigmaRule]) -> tuple[Prefilter, list[Need | None]]:
-    needs = [rule_need(r) for r in rules]
-    return Prefilter(needs), needs

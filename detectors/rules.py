@@ -277,7 +277,7 @@ def compile_collection(
     return RuleSet(rules=list(rules.values()), correlations=correlations, errors=errors, index=index)
 
 
-def _load(paths: Iterable[Path]) -> tuple[SigmaCollection, list[str]]:
+def load_collection(paths: Iterable[Path]) -> tuple[SigmaCollection, list[str]]:
     """Every rule file under paths, each loaded on its own (a broken file does not stop the
     others), then references between them resolved; the errors of files that did not load."""
     files = [f for f in SigmaCollection.resolve_paths(list(paths)) if _not_examples(f)]
@@ -303,7 +303,7 @@ def load_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | No
     existing = [Path(p) for p in paths if Path(p).exists()]
     if not existing:
         return RuleSet([], [], [f"no rule folder found among {list(paths)}"])
-    collection, file_errors = _load(existing)
+    collection, file_errors = load_collection(existing)
     ruleset = compile_collection(collection, placeholders, pipeline)
     for error in file_errors:
         log.warning("Sigma rule file not loaded: %s", error)
@@ -313,7 +313,7 @@ def load_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | No
 
 def check_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """Per rule file: {path, id, status (compiled | unsupported | invalid), reason}."""
-    collection, file_errors = _load([Path(p) for p in paths])
+    collection, file_errors = load_collection([Path(p) for p in paths])
     out: dict[str, dict[str, Any]] = {}
     for error in file_errors:
         path, _, reason = error.partition(": ")

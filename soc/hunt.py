@@ -27,7 +27,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.pipelines import load_pipeline
-from detectors.rules import _load, compile_collection
+from detectors.rules import load_collection, load_rules
 from soc.model import Doc
 from soc.stream.detect import evaluate
 
@@ -76,19 +76,12 @@ def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int) -
 
 def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: int = 10_000) -> list[HuntResult]:
     es_since(since)  # a bad range fails before any search
-    collection, file_errors = _load(paths)
+    collection, file_errors = load_collection(paths)
     if file_errors:
         raise ValueError("; ".join(file_errors))
     backend = LuceneBackend(processing_pipeline=load_pipeline("ecs"))
     queries: dict[str, str] = {}
     results: list[HuntResult] = []
-    by_ref: dict[str, SigmaRule] = {}
-    for rule in collection:
-        if isinstance(rule, SigmaRule):
-            rid = str(rule.id or rule.name or rule.title)
-            by_ref[rid] = rule
-            if rule.name:
-                by_ref[str(rule.name)] = rule
     for rule in collection:
         rid = str(rule.id or rule.name or rule.title)
         if isinstance(rule, SigmaRule) and not rule.errors:
@@ -101,29 +94,21 @@ def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: in
                 queries[rid] = " OR ".join(f"({q})" for q in converted)
             except SigmaError as exc:
                 results.append(HuntResult(rid, rule.title, error=f"not convertible to a query: {exc}"))
-    ruleset = compile_collection(collection)
+    # The stream's own view of the same files (the backend has rewritten the rules above).
+    ruleset = load_rules(paths)
+    compiled = {r.meta.id: r for r in ruleset.rules}
     for rule in collection:
         rid = str(rule.id or rule.name or rule.title)
-        if isinstance(rule, SigmaRule) and rid in queries and not _only_feeds_correlations(rule, collection):
+        single = compiled.get(rid)
+        if isinstance(rule, SigmaRule) and rid in queries and single is not None and single.generates_alerts:
             res = HuntResult(rid, rule.title, queries[rid])
-            keys = next((r.keys for r in ruleset.rules if r.meta.id == rid), None)
             res.hits = [doc for doc in _search(es, index, queries[rid], since, limit)
-                        if keys is None or ruleset.index is None or not keys.isdisjoint(ruleset.index.keys_for_event(doc))]
+                        if single.keys is None or ruleset.index is None
+                        or not single.keys.isdisjoint(ruleset.index.keys_for_event(doc))]
             results.append(res)
         elif isinstance(rule, SigmaCorrelationRule):
             results.append(_hunt_correlation(es, index, rule, queries, ruleset, since, limit))
     return results
-
-
-def _only_feeds_correlations(rule: SigmaRule, collection: Any) -> bool:
-    """Sigma v2: a rule referenced by a correlation (without `generate`) alerts only through it."""
-    compiled_ids = {str(rule.id or rule.name or rule.title), str(rule.name or "")}
-    for other in collection:
-        if isinstance(other, SigmaCorrelationRule) and not other.generate:
-            refs = {str(r.reference) for r in other.rules or []}
-            if refs & compiled_ids:
-                return True
-    return False
 
 
 def _hunt_correlation(es: Elasticsearch, index: str, rule: SigmaCorrelationRule, queries: dict[str, str],
