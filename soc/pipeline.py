@@ -253,15 +253,24 @@ class LocalPipeline:
 
 
 def count(es: Any, index: str, query: dict[str, Any] | None = None) -> int:
-    """Documents in index (after a refresh), 0 if it does not exist yet."""
-    try:
-        es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
-        return int(es.count(index=index, query=query or {"match_all": {}}, ignore_unavailable=True,
-                            allow_no_indices=True)["count"])
-    except Exception as exc:  # noqa: BLE001 - an index that does not exist yet counts 0
-        if "index_not_found" in str(exc):
-            return 0
-        raise
+    """Documents in index (after a refresh), 0 if it does not exist yet.
+
+    An index created a moment ago may not have its primary shard started: Elasticsearch then answers 503
+    (all shards failed). That is not an empty index, so wait for its shards (yellow) and ask again.
+    """
+    for attempt in range(2):
+        try:
+            es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
+            return int(es.count(index=index, query=query or {"match_all": {}}, ignore_unavailable=True,
+                                allow_no_indices=True)["count"])
+        except Exception as exc:  # noqa: BLE001 - an index that does not exist yet counts 0
+            if "index_not_found" in str(exc):
+                return 0
+            if attempt == 0 and getattr(exc, "status_code", None) == 503:
+                es.cluster.health(index=index, wait_for_status="yellow", timeout="60s")
+                continue
+            raise
+    raise AssertionError("unreachable")
 
 
 def wait_for_count(
