@@ -23,6 +23,10 @@ _RECORD = re.compile(
 )
 _TYPE_ONLY = re.compile(r"(?:node=(\S{1,256}) )?type=([\w\[\]]{1,64}) ")
 _HEX = re.compile(r"^(?:[0-9A-F]{2}){2,}$")
+# EXECVE arguments: a0="curl", a1=2F746D70 (hex when the argument has spaces, quotes or control
+# bytes), and a long argument in pieces: a1_len=9000 a1[0]=... a1[1]=...
+_ARG = re.compile(r'(?<![\w\[])a(\d{1,5})(?:\[(\d{1,6})\])?=(?:"([^"]{0,131072})"|(\S{1,131072}))')
+_ARG_HEX = re.compile(r"(?:[0-9A-F]{2})+")
 _HEX_FIELDS = frozenset({"acct", "cmd", "comm", "cwd", "data", "dir", "exe", "file", "grp", "name", "new_group",
                          "ocomm", "path", "proctitle", "watch", "vm", "key", "old-chardev", "new-chardev"})  # fmt: skip
 # record type -> (event.action, event.category, event.type), as Elastic's auditd integration names them.
@@ -112,6 +116,31 @@ def _decode(key: str, value: str, quoted: bool) -> str:
     except ValueError:
         return value
     return raw.replace(b"\x00", b" ").decode("utf-8", "replace").strip()
+
+
+def _execve(doc: Doc, rest: str, argc: str) -> None:
+    """An EXECVE record's arguments: process.args (decoded), args_count and command_line.
+
+    Each record is read alone (auditd writes the SYSCALL, EXECVE, PROCTITLE... records of one
+    event as lines of their own). auditd.log.a<N> keeps each argument, decoded, for the rules.
+    """
+    pieces: dict[int, bytes] = {}
+    for m in _ARG.finditer(rest):
+        quoted, bare = m.group(3), m.group(4)
+        if quoted is None and _ARG_HEX.fullmatch(bare):
+            raw = bytes.fromhex(bare)  # spaces inside stay: it is one argument
+        else:
+            raw = (bare if quoted is None else quoted).encode()
+        index = int(m.group(1))
+        pieces[index] = pieces.get(index, b"") + raw
+    args = [pieces[i].decode("utf-8", "replace") for i in sorted(pieces)]
+    for i, arg in zip(sorted(pieces), args, strict=True):
+        set_path(doc, f"auditd.log.a{i}", arg)
+    if args:
+        set_path(doc, "process.args", args)
+        set_path(doc, "process.command_line", " ".join(args))
+    if argc.isdigit() or args:
+        set_path(doc, "process.args_count", int(argc) if argc.isdigit() else len(args))
 
 
 def _pairs(text: str) -> dict[str, tuple[str, bool]]:
@@ -205,6 +234,8 @@ def parse_auditd(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "message", inner_text)
             inner_text = ""
     _apply(doc, outer)
+    if rtype == "EXECVE":
+        _execve(doc, rest, outer.get("argc", ("", False))[0])
     if inner_text:
         _apply(doc, _pairs(inner_text))
     if enriched:

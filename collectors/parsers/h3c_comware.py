@@ -25,6 +25,9 @@ _SSH = re.compile(
     r"(?:Accepted password for|SSH user) (\S{1,64}) from (\S{1,64}) port (\d{1,5})"
     r"(?: passed (\w{1,32}) authentication)?"
 )
+# Attack-defense digests name the attack: ATK_IP4_ACK_FLOOD_SZ, ATK_ICMP_FLOOD, ATKDF_ICMP_LARGE_RAW
+# (_SZ: per security zone, _RAW: per packet).
+_ATK_DIGEST = re.compile(r"^ATK(?:DF)?_|(?:_RAW)?(?:_SZ)?$")
 _BEGIN = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$")
 
 EXTRA: dict[str, str] = {
@@ -139,6 +142,8 @@ def parse_h3c_comware(body: str, doc: Doc, ctx: ParseContext) -> None:
         if name not in fields and value not in ("", "--", "[STRING]"):
             fields[name] = value
     apply_fields(doc, {k: v for k, v in fields.items() if k not in _SKIP}, extra=EXTRA)
+    if module == "ATK" and get_path(doc, "rule.name") is None:
+        set_path(doc, "rule.name", _ATK_DIGEST.sub("", digest))  # the line has no AttackName field
     proto = fields.get("Protocol", "").lower()
     if proto:
         set_path(doc, "network.transport", proto)

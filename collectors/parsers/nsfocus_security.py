@@ -16,7 +16,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, finish_event, apply_fields, split_kv, valid_ip
+from .kv import local_time, finish_event, apply_fields, set_url, split_kv, valid_ip
 
 VENDOR = "nsfocus"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -354,6 +354,10 @@ def parse_uts(body: str, doc: Doc, ctx: ParseContext) -> None:
 
 # --------------------------------------------------------------------------- WAF
 
+# The request URI runs to the next space: split_kv's bare values stop at ',' ';' '&' too.
+_WAF_URI = re.compile(r"(?<!\S)(?:uri|url):(\S{1,8192})")
+
+
 def sniff_waf(body: str) -> bool:
     """NSFOCUS WAF: `tag:waf_log_<type> …` with double-space separated `k:v` pairs."""
     return body.startswith("tag:waf_log_")
@@ -363,7 +367,12 @@ def sniff_waf(body: str) -> bool:
 def parse_waf(body: str, doc: Doc, ctx: ParseContext) -> None:
     """NSFOCUS WAF web-security events and statistics."""
     pairs = split_kv(body, ":")
-    extra = {"domain": "url.domain", "uri": "url.path", "event_type": "rule.name", "alertlevel": "log.level",
+    pairs.pop("uri", None)
+    pairs.pop("url", None)
+    uri = _WAF_URI.search(body)
+    if uri is not None and uri.group(1) not in ("-", "None"):
+        set_url(doc, uri.group(1))  # url.original, url.path, url.query
+    extra = {"domain": "url.domain", "event_type": "rule.name", "alertlevel": "log.level",
              "protocol_type": "network.protocol"}
     apply_fields(doc, pairs, extra={**_IDS_KEYS, **extra})
     at = body.find("stat_time:")

@@ -40,6 +40,7 @@ EVENTS: dict[str, tuple[str, list[str], list[str], str]] = {
     "4726": ("deleted-user-account", ["iam"], ["user", "deletion"], "success"),
     "4728": ("added-member-to-group", ["iam"], ["group", "change"], "success"),
     "4732": ("added-member-to-group", ["iam"], ["group", "change"], "success"),
+    "4756": ("added-member-to-group", ["iam"], ["group", "change"], "success"),
     "4740": ("locked-out-user-account", ["iam"], ["user", "change"], "success"),
     "4746": ("added-member-to-distribution-group", ["iam"], ["group", "change"], "success"),
     "4767": ("unlocked-user-account", ["iam"], ["user", "change"], "success"),
@@ -57,6 +58,8 @@ EVENTS: dict[str, tuple[str, list[str], list[str], str]] = {
 }
 # Events whose user.name is the account that logged on (TargetUserName), not the subject.
 _LOGON = frozenset({"4624", "4625", "4634", "4647", "4771", "4776"})
+# A member added to a group: TargetUserName is the group (group.*), the member user.target.*.
+_GROUP_CHANGE = frozenset({"4728", "4732", "4746", "4756"})
 
 # --- localized text: first sentence -> event id (zh-CN, both 帐户 and 账户 spellings, and en-US).
 _TITLES: tuple[tuple[str, str], ...] = (
@@ -67,6 +70,10 @@ _TITLES: tuple[tuple[str, str], ...] = (
     ("为新登录分配了特殊权限", "4672"), ("Special privileges assigned to new logon", "4672"),
     ("已创建新进程", "4688"), ("A new process has been created", "4688"),
     ("已创建用户帐户", "4720"), ("已创建用户账户", "4720"), ("A user account was created", "4720"),
+    ("已将成员添加到启用安全性的全局组中", "4728"), ("已将成员添加到启用安全性的本地组中", "4732"),
+    ("已将成员添加到启用安全性的通用组中", "4756"), ("A member was added to a security-enabled global group", "4728"),
+    ("A member was added to a security-enabled local group", "4732"),
+    ("A member was added to a security-enabled universal group", "4756"),
     ("已删除用户帐户", "4726"), ("已删除用户账户", "4726"), ("A user account was deleted", "4726"),
     ("用户帐户被锁定", "4740"), ("用户账户被锁定", "4740"), ("用户帐户已锁定", "4740"), ("A user account was locked out", "4740"),
     ("审核日志已被清除", "1102"), ("审核日志已清除", "1102"), ("The audit log was cleared", "1102"),
@@ -101,11 +108,40 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "reason": ("失败原因", "Failure Reason"),
     "status": ("状态", "Status"),
     "sub_status": ("子状态", "Sub Status"),
+    "sid": ("安全 ID", "安全标识符", "Security ID"),
+    "group": ("组名", "组名称", "Group Name"),
+    "group_domain": ("组域", "Group Domain"),
 }  # fmt: skip
+# Labels whose values may hold spaces ("ANONYMOUS LOGON", "NT AUTHORITY", "Domain Admins",
+# "C:\Program Files\..."); the other values are one word.
+_SPACED = frozenset({"account", "domain", "workstation", "process", "group", "group_domain"})
+# English labels that may follow such a value. Text forwarded by Snare or NXLog keeps the
+# message's tabs, line breaks or runs of spaces between fields; evtsys squeezes them to one
+# space, so there a value ends before the next label: a known English one, or any Chinese one.
+_NEXT_EN = tuple(label for labels in _LABELS.values() for label in labels if label.isascii()) + tuple(
+    h for h in _TARGET_SECTIONS if h.isascii()
+) + ("Subject", "Member", "Group", "Logon ID", "Linked Logon ID", "Logon GUID", "Network Account Name",
+     "Network Account Domain", "Network Information", "Process Information", "Failure Information",
+     "Additional Information", "Detailed Authentication Information", "Privileges", "Token Elevation Type",
+     "Process ID", "Logon Process", "Caller Computer Name")  # fmt: skip
+_SPACED_VALUE = (
+    r"(\S[^\t\r\n]{0,255}?)(?=\s?$|\s{2,}|[\t\r\n]|\s(?:"
+    + "|".join(map(re.escape, _NEXT_EN))
+    + r"|的?[\u4e00-\u9fff]{1,16}(?: ?ID| ?GUID)?)"
+    + _SEP
+    + ")"
+)
 _LABEL_RX = {
-    name: re.compile(r"(?<![\w\u4e00-\u9fff])(?:的)?(?:" + "|".join(map(re.escape, labels)) + r")" + _SEP + _VALUE)
+    name: re.compile(
+        r"(?<![\w\u4e00-\u9fff])(?:的)?(?:" + "|".join(map(re.escape, labels)) + r")" + _SEP
+        + (_SPACED_VALUE if name in _SPACED else _VALUE)
+    )
     for name, labels in _LABELS.items()
 }
+# 4728/4732/4756 text: the "Member:" section, then the "Group:" one (not the title's 成员).
+_MEMBER = re.compile(r"(?<![\w\u4e00-\u9fff])(?:成员|Member)" + _SEP)
+_GROUP = re.compile(r"(?<![\w\u4e00-\u9fff])(?:组|Group)" + _SEP)
+_DN_CN = re.compile(r"CN=((?:\\.|[^,\\]){1,256})", re.I)
 _CMDLINE = re.compile(r"(?:进程命令行|Process Command Line)" + _SEP + r"(.{1,8192}?)(?=\s{2,}|\s令牌|\s Token|$)")
 _REASON = re.compile(r"(?:失败原因|Failure Reason)" + _SEP + r"(.{1,256}?)(?:\s{1,4}(?:状态|Status)" + _SEP + ")")
 # The Eventlog-to-Syslog agent (evtsys) announcing itself: "Eventlog to Syslog Service Started: ...".
@@ -144,6 +180,17 @@ def _user(doc: Doc, field: str, name: Any) -> None:
         if name not in related:
             related.append(name)
         set_path(doc, "related.user", related)
+
+
+def _group_change(doc: Doc, group: Any, domain: Any, group_sid: Any, member: Any, member_sid: Any) -> None:
+    """A member added to a group: group.name/domain/id, and the member as user.target.name (the
+    CN of a distinguished name, as Elastic reads it) and user.target.id."""
+    for field, value in (("group.name", group), ("group.domain", domain), ("group.id", group_sid),
+                         ("user.target.id", member_sid)):  # fmt: skip
+        if isinstance(value, str) and value not in ("", "-"):
+            set_path(doc, field, value)
+    cn = _DN_CN.match(member) if isinstance(member, str) else None
+    _user(doc, "user.target.name", cn.group(1).replace("\\", "") if cn else member)
 
 
 def _source(doc: Doc, addr: Any, port: Any) -> None:
@@ -208,7 +255,10 @@ def _winlogbeat(body: str, doc: Doc) -> None:
             set_path(doc, "user.domain", ed["SubjectDomainName"])
         if ed.get("SubjectUserSid"):
             set_path(doc, "user.id", ed["SubjectUserSid"])
-        if target and code not in ("4746", "4728", "4732"):
+        if code in _GROUP_CHANGE:
+            _group_change(doc, target, ed.get("TargetDomainName"), ed.get("TargetSid"), ed.get("MemberName"),
+                          ed.get("MemberSid"))  # fmt: skip
+        elif target:
             _user(doc, "user.target.name", target)
     _source(doc, ed.get("IpAddress"), ed.get("IpPort"))
     if ed.get("WorkstationName") not in (None, "-"):
@@ -257,7 +307,15 @@ def _text(body: str, doc: Doc, code: str | None, outcome: str | None) -> None:
             section = body[pos:]
             break
     account = _label(section, "account")
-    if code in _LOGON or section is body or code in ("4672",):
+    if code in _GROUP_CHANGE:
+        _user(doc, "user.name", _label(body, "account"))
+        m = _MEMBER.search(body)
+        start = m.end() if m else len(body)
+        g = _GROUP.search(body, start)
+        member, group = body[start : g.start() if g else None], body[g.end() :] if g else body
+        _group_change(doc, _label(group, "group"), _label(group, "group_domain"), _label(group, "sid"),
+                      _label(member, "account"), _label(member, "sid"))  # fmt: skip
+    elif code in _LOGON or section is body or code in ("4672",):
         _user(doc, "user.name", account)
     else:
         _user(doc, "user.name", _label(body, "account"))

@@ -51,6 +51,16 @@ def test_t9000_ips_and_ssh_login() -> None:
     assert get_path(d, "source.port") == 52427 and get_path(d, "event.category") == ["authentication"]
 
 
+def test_attack_defense_names_the_attack() -> None:
+    # ATK lines carry no AttackName field: the digest names the attack (_SZ: per zone, _RAW: per packet).
+    d = _doc("ATK_IP4_ACK_FLOOD_SZ")
+    assert get_path(d, "rule.name") == "IP4_ACK_FLOOD" and get_path(d, "event.kind") == "alert"
+    d = _doc("ATK_ICMP_FLOOD")
+    assert get_path(d, "rule.name") == "ICMP_FLOOD" and get_path(d, "observer.type") == "firewall"
+    d = _doc("ATK_ICMPV6_TRACEROUTE_SZ")
+    assert get_path(d, "rule.name") == "ICMPV6_TRACEROUTE" and get_path(d, "source.ip") == "240e:958:6002::27"
+
+
 def test_acg_web_access() -> None:
     d = _doc("web_access")
     assert get_path(d, "user.name") == "hanwanyun" and get_path(d, "source.ip") == "10.12.22.49"

@@ -49,6 +49,18 @@ def test_waf_websec() -> None:
     assert _flow(d) == ("10.16.5.251", 8188, "10.16.0.14", 80)
     assert get_path(d, "http.request.method") == "GET" and get_path(d, "url.path") == "/images/main%5f01.jpg"
     assert get_path(d, "rule.name") == "HTTP_Protocol_Validation" and get_path(d, "event.action") == "accept"
+    assert get_path(d, "url.original") == "/images/main%5f01.jpg" and get_path(d, "url.query") is None
+
+
+def test_waf_uri_with_query() -> None:
+    raw = raw_with("nsfocus", "tag:waf_log_websec").replace(
+        "uri:/images/main%5f01.jpg", "uri:/portal/list.php?id=1%27%20and%201=1,2&page=../../etc/passwd"
+    )
+    d = parse(raw, "syslog", ctx()).doc
+    assert get_path(d, "url.original") == "/portal/list.php?id=1%27%20and%201=1,2&page=../../etc/passwd"
+    assert get_path(d, "url.path") == "/portal/list.php"
+    assert get_path(d, "url.query") == "id=1%27%20and%201=1,2&page=../../etc/passwd"  # not cut at ',' or '&'
+    assert get_path(d, "url.domain") == "218.65.204.251"
 
 
 def test_ads_login_failure() -> None:

