@@ -245,10 +245,18 @@ def _shape(value: SigmaString) -> tuple[str, str] | None:
     return None
 
 
-def _regex(value: SigmaRegularExpression) -> re.Pattern[str]:
-    flags = 0
+def regex_flags(value: SigmaRegularExpression) -> int:
+    """Python flags of a Sigma `|re`: its i/m/s, and ASCII, as in PCRE without UCP (Sigma's
+    reference) and in Lucene: `\\w`, `\\d`, `\\s` and `\\b` mean ASCII classes, so `\\bcurl\\b`
+    finds the command in "执行curl命令" (docs/sigma-compatibility.md)."""
+    flags = re.ASCII
     for flag in value.flags:
         flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
+    return flags
+
+
+def _regex(value: SigmaRegularExpression) -> re.Pattern[str]:
+    flags = regex_flags(value)
     try:
         return re.compile(str(value.regexp), flags)
     except re.error as exc:

@@ -7,9 +7,11 @@ logsource: the query cannot say it, Elastic leaves that to the choice of index).
 the same way and the correlation runs over them, in time order, with the stream's own code
 (soc.stream.detect.evaluate), so a hunt finds the windows the stream would have found.
 
-What the Lucene backend cannot express (field references, for one) is reported per rule. Note
-on case: Elasticsearch compares keyword fields case-sensitively, the stream (as Sigma says)
-does not; a hunt may therefore miss a match that differs only in case (docs/detection.md).
+The backend is pySigma's Lucene backend adapted to our index mapping (soc/store/lucene.py):
+strings compared case-insensitively on `.ci` sub-fields, regular expressions translated for
+Lucene, keywords searched where the stream searches them, so a hunt finds what the stream would
+have (tests/integration/test_sigma_parity.py). What it cannot express (field references, for
+one), or what Elasticsearch would silently drop from the query, is reported per rule.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from sigma.backends.elasticsearch import LuceneBackend
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
@@ -29,6 +30,7 @@ from sigma.rule import SigmaRule
 from detectors.pipelines import load_pipeline
 from detectors.rules import load_collection, load_rules
 from soc.model import Doc
+from soc.store.lucene import SocLuceneBackend, query_string, refused_parts
 from soc.stream.detect import evaluate
 
 SINCE = re.compile(r"^(\d+)([smhdw])$")
@@ -53,10 +55,15 @@ def es_since(since: str) -> str:
 
 
 def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int) -> Iterator[Doc]:
-    """Every event matching the Lucene query in the range, oldest first (search_after pages)."""
+    """Every event matching the Lucene query in the range, oldest first (search_after pages).
+
+    Raises SigmaError when Elasticsearch would silently drop part of the query."""
+    refused = refused_parts(es, index, query)
+    if refused:
+        raise SigmaError("Elasticsearch cannot run part of the query: " + "; ".join(refused))
     body: dict[str, Any] = {
         "bool": {"filter": [
-            {"query_string": {"query": query, "analyze_wildcard": True}},
+            query_string(query),
             {"range": {"@timestamp": {"gte": es_since(since)}}},
         ]}
     }
@@ -79,7 +86,7 @@ def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: in
     collection, file_errors = load_collection(paths)
     if file_errors:
         raise ValueError("; ".join(file_errors))
-    backend = LuceneBackend(processing_pipeline=load_pipeline("ecs"))
+    backend = SocLuceneBackend(processing_pipeline=load_pipeline("ecs"))
     queries: dict[str, str] = {}
     results: list[HuntResult] = []
     for rule in collection:
@@ -102,9 +109,12 @@ def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: in
         single = compiled.get(rid)
         if isinstance(rule, SigmaRule) and rid in queries and single is not None and single.generates_alerts:
             res = HuntResult(rid, rule.title, queries[rid])
-            res.hits = [doc for doc in _search(es, index, queries[rid], since, limit)
-                        if single.keys is None or ruleset.index is None
-                        or not single.keys.isdisjoint(ruleset.index.keys_for_event(doc))]
+            try:
+                res.hits = [doc for doc in _search(es, index, queries[rid], since, limit)
+                            if single.keys is None or ruleset.index is None
+                            or not single.keys.isdisjoint(ruleset.index.keys_for_event(doc))]
+            except SigmaError as exc:
+                res.error = str(exc)
             results.append(res)
         elif isinstance(rule, SigmaCorrelationRule):
             results.append(_hunt_correlation(es, index, rule, queries, ruleset, since, limit))
@@ -124,7 +134,11 @@ def _hunt_correlation(es: Elasticsearch, index: str, rule: SigmaCorrelationRule,
             return res
         parts.append(f"({queries[ref_id]})")
     res.query = " OR ".join(parts)
-    events = list(_search(es, index, res.query, since, limit))
+    try:
+        events = list(_search(es, index, res.query, since, limit))
+    except SigmaError as exc:
+        res.error = str(exc)
+        return res
     for hit in evaluate(ruleset, events):
         if hit.rule.meta.id == rid and hit.alert is not None:
             alert = hit.alert["soc"]["alert"]

@@ -10,8 +10,9 @@ Field types are chosen deliberately:
 - identifiers, names and enumerations are `keyword` (exact match, aggregations);
 - free text that analysts search by words is `text`: message, error.message, rule.description;
   names that need both get a `.text` sub-field (user_agent.original, url.original);
-- event.original is kept in _source only (not indexed, as ECS recommends), so a 1 MB line costs
-  no index space and never hits the 32 KB term limit;
+- event.original is kept in _source, and indexed only lowercased (`.ci`) and up to 8,000
+  characters, so unbound Sigma keywords can be hunted and a 1 MB line never hits the 32 KB term limit;
+- every string field has a lowercased `.ci` sub-field, for Sigma's case-insensitive matching;
 - unknown string fields become `keyword` with ignore_above 1024, so vendor extras are searchable
   but cannot break indexing.
 """
@@ -20,15 +21,29 @@ from __future__ import annotations
 
 from typing import Any
 
-KEYWORD = {"type": "keyword", "ignore_above": 1024}
-TEXT = {"type": "text"}
+# Every string field has a lowercased sub-field, `<field>.ci`: Sigma compares strings
+# case-insensitively, Elasticsearch keyword fields do not; retro-hunts search `.ci`
+# (soc/store/lucene.py). No doc values: it is searched, never aggregated. A long value is left
+# out of it (ignore_above, in characters: 8,000 keeps any UTF-8 text under Lucene's 32 KB term).
+CASE_FOLDED = "ci"
+LONG_VALUE = 8000
+
+
+def _folded(limit: int) -> dict[str, Any]:
+    return {CASE_FOLDED: {"type": "keyword", "normalizer": "lowercase", "doc_values": False, "ignore_above": limit}}
+
+
+KEYWORD = {"type": "keyword", "ignore_above": 1024, "fields": _folded(1024)}
+TEXT = {"type": "text", "fields": _folded(LONG_VALUE)}
 IP = {"type": "ip"}
 DATE = {"type": "date"}
 LONG = {"type": "long"}
 FLOAT = {"type": "float"}
 BOOL = {"type": "boolean"}
 STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
-KEYWORD_WITH_TEXT = {"type": "keyword", "ignore_above": 8192, "fields": {"text": {"type": "text"}}}
+ORIGINAL = STORED_ONLY | {"fields": _folded(LONG_VALUE)}
+KEYWORD_WITH_TEXT = {"type": "keyword", "ignore_above": 8192,
+                     "fields": {"text": {"type": "text"}} | _folded(LONG_VALUE)}
 
 COMMON_FIELDS: dict[str, dict[str, Any]] = {
     "@timestamp": DATE,
@@ -47,7 +62,7 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     "event.code": KEYWORD,
     "event.severity": LONG,
     "event.risk_score": FLOAT,
-    "event.original": STORED_ONLY,
+    "event.original": ORIGINAL,
     "event.created": DATE,
     "event.ingested": DATE,
     "event.start": DATE,
@@ -132,6 +147,24 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     "soc.asset.name": KEYWORD,
     "soc.asset.owner": KEYWORD,
     "soc.asset.mlps_level": LONG,
+    # Fields the parsers emit beyond the ones above that the rule library searches: mapped, so a
+    # hunt compares them case-insensitively like the stream (a unit test keeps this list whole).
+    "event.severity_name": KEYWORD,
+    "process.title": KEYWORD_WITH_TEXT,
+    "vulnerability.id": KEYWORD,
+    "tcp.flags": KEYWORD,
+    "user.effective.name": KEYWORD,
+    "group.name": KEYWORD,
+    "http.request.referrer": KEYWORD,
+    "soc.device.log_type": KEYWORD,
+    "soc.device.risk_name": KEYWORD,
+    "winlog.provider_name": KEYWORD,
+    "winlog.logon.type": KEYWORD,
+    **{f"winlog.event_data.{name}": KEYWORD for name in (
+        "AuditPolicyChanges", "LogonProcessName", "TargetUserName", "TargetSid", "SubjectUserName")},
+    **{f"auditd.log.{name}": KEYWORD for name in (
+        "record_type", "name", "nametype", "key", "unit", "audit_enabled", "a0", "a1", "a2", "a3")},
+    "auditd.log.data": KEYWORD_WITH_TEXT,
 }
 
 ALERT_FIELDS: dict[str, dict[str, Any]] = {
@@ -202,7 +235,10 @@ def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return root
 
 
-DYNAMIC_STRINGS = [{"strings_as_keyword": {"match_mapping_type": "string", "mapping": KEYWORD}}]
+# Vendor extras stay plain keywords: a `.ci` sub-field each would double what they take of the
+# index's field budget (mapping.total_fields.limit), and rules are written against ECS fields.
+DYNAMIC_STRINGS = [{"strings_as_keyword": {"match_mapping_type": "string",
+                                           "mapping": {"type": "keyword", "ignore_above": 1024}}}]
 
 
 def _template(pattern: str, fields: dict[str, dict[str, Any]], shards: int, replicas: int, priority: int) -> dict[str, Any]:
@@ -216,6 +252,8 @@ def _template(pattern: str, fields: dict[str, dict[str, Any]], shards: int, repl
                 "refresh_interval": "1s",
                 "mapping.total_fields.limit": 3000,
                 "mapping.ignore_malformed": False,
+                # Sigma regexes translated for Lucene (soc/store/lucene.py) outgrow the default 1,000.
+                "max_regex_length": 65536,
             },
             "mappings": {
                 "dynamic": True,

@@ -55,7 +55,7 @@ def test_hunt_finds_what_the_stream_would_have(tmp_path: Path, base_settings: Se
         [root] = hunt(es, index, [RULES / "linux" / "ssh_root_login_external.yml"], "30d")
         assert root.error is None
         assert [h["source"]["ip"] for h in root.hits] == ["203.0.113.77"]
-        assert "user.name:root" in (root.query or "")
+        assert "user.name.ci:root" in (root.query or "")  # case-insensitive, as the stream
         [older] = hunt(es, index, [RULES / "linux" / "ssh_root_login_external.yml"], "60d")
         assert sorted(h["source"]["ip"] for h in older.hits) == ["203.0.113.77", "203.0.113.78"]
 
@@ -65,6 +65,41 @@ def test_hunt_finds_what_the_stream_would_have(tmp_path: Path, base_settings: Se
         assert brute.hits[0]["group"] == {"source.ip": "198.51.100.9", "host.name": "gov-cloud-app-09"}
         assert brute.hits[0]["count"] == 6
         assert not [r for r in results if r.title == "SSH 登录失败"], "a rule that only feeds a correlation"
+
+        # Sigma compares strings case-insensitively, and so does a hunt; a regex too complex
+        # for Lucene is an error, not an empty answer (Elasticsearch would drop it silently).
+        upper = tmp_path / "upper.yml"
+        upper.write_text(textwrap.dedent("""
+            title: Root in capitals
+            logsource: {product: linux, service: sshd}
+            detection:
+                sel:
+                    user.name: ROOT
+                    message|contains: 'ACCEPTED PASSWORD'
+                condition: sel
+        """), encoding="utf-8")
+        [found] = hunt(es, index, [upper], "30d")
+        assert found.error is None and sorted(h["source"]["ip"] for h in found.hits) == ["10.20.1.5", "203.0.113.77"]
+        cased = tmp_path / "cased.yml"
+        cased.write_text(upper.read_text(encoding="utf-8").replace("user.name:", "user.name|cased:")
+                         .replace("message|contains: 'ACCEPTED PASSWORD'", "message|contains: 'accepted password'"),
+                         encoding="utf-8")
+        [none] = hunt(es, index, [cased], "30d")
+        assert none.error is None and none.hits == []  # |cased: ROOT is not root
+        cased.write_text(cased.read_text(encoding="utf-8").replace("ROOT", "root"), encoding="utf-8")
+        [both] = hunt(es, index, [cased], "30d")
+        assert len(both.hits) == 2
+        heavy = tmp_path / "heavy.yml"
+        heavy.write_text(textwrap.dedent("""
+            title: Sixteen characters after an o
+            logsource: {product: linux, service: sshd}
+            detection:
+                sel:
+                    user.name|re: 'o.{16}'
+                condition: sel
+        """), encoding="utf-8")
+        [refused] = hunt(es, index, [heavy], "30d")
+        assert refused.error and "would require more than" in refused.error
 
         fieldref = tmp_path / "fieldref.yml"
         fieldref.write_text(textwrap.dedent("""
