@@ -20,6 +20,7 @@ changes three things, using what the index template provides (soc/store/template
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import re._constants as sre  # noqa: PLC2701 - the parser of the re module is the exact grammar
 import re._parser as sre_parse  # noqa: PLC2701
@@ -49,6 +50,10 @@ def folded_field(name: str) -> str | None:
     if mapping is not None and CASE_FOLDED in mapping.get("fields", {}):
         return f"{name}.{CASE_FOLDED}"
     return None
+
+
+def _is_ip(name: str | None) -> bool:
+    return name is not None and COMMON_FIELDS.get(name, {}).get("type") == "ip"
 
 
 def _indexed_as_is(name: str) -> bool:
@@ -320,14 +325,13 @@ class _Sequence:
                 if not any(_looks_behind(alt) for alt in alts):  # the prefix is the same for all
                     return f"({prefix})(" + "|".join(self.term(alt + rest, "") or "()" for alt in alts) + ")"
                 return "(" + "|".join(self.term(alt + rest, prefix) for alt in alts) + ")"
-            prefix = f"({prefix}){self.tr.item(op, av, self.icase, self.dotall)}" if "&" in prefix or "|" in prefix \
-                else prefix + self.tr.item(op, av, self.icase, self.dotall)
+            prefix += self.tr.item(op, av, self.icase, self.dotall)  # prefixes are parenthesized
             consumed.append((op, av))
-        return f"({prefix}){_ANY}" if "&" in prefix or "|" in prefix else prefix + _ANY
+        return prefix + _ANY
 
     def anchor(self, at: Any, rest: list[tuple[Any, Any]], prefix: str, consumed: list[tuple[Any, Any]]) -> str:
         if at in _STARTS:
-            before = "()|.*\n" if self.multiline and at is sre.AT_BEGINNING else "()"
+            before = "(()|.*\n)" if self.multiline and at is sre.AT_BEGINNING else "()"
             return self.term(rest, before if prefix == _ANY else _and(prefix, before))
         if at in _ENDS:
             after = "()|\n.*" if self.multiline and at is sre.AT_END else "()|\n" if at is sre.AT_END else "()"
@@ -399,6 +403,35 @@ class SocLuceneBackend(LuceneBackend):
             if isinstance(arg, ConditionFieldEqualsValueExpression):
                 _fold(arg)
         return super().convert_condition(cond, state)
+
+    def decide_convert_condition_as_in_expression(self, cond: Any, state: ConversionState) -> bool:
+        # Values on an address field are converted one by one (convert_condition_field_eq_val_str).
+        fields = {getattr(a, "field", None) for a in getattr(cond, "args", [])}
+        return not any(_is_ip(f) for f in fields) and super().decide_convert_condition_as_in_expression(cond, state)
+
+    def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression,
+                                           state: ConversionState) -> Any:
+        if not _is_ip(cond.field):
+            return super().convert_condition_field_eq_val_str(cond, state)
+        # An `ip` field takes addresses and CIDR blocks, not wildcards: `10.1.*` is the block
+        # 10.1.0.0/16, a value no address can be written as matches nothing (as in the stream).
+        field, text = self.escape_and_quote_field(cond.field), str(cond.value)
+        if not cond.value.contains_special():
+            try:
+                ipaddress.ip_address(text)
+            except ValueError:
+                return f"(_exists_:{field} AND NOT _exists_:{field})"
+            return f"{field}:{text.replace(':', chr(92) + ':')}"
+        m = re.fullmatch(r"((?:\d{1,3}\.){1,3})\*", text)
+        if m:
+            octets = m.group(1).rstrip(".").split(".")
+            if all(int(o) <= 255 for o in octets):
+                net = ".".join(octets + ["0"] * (4 - len(octets)))
+                return f"{field}:{net}\\/{8 * len(octets)}"
+        if re.search(r"[^0-9a-fA-F.:*?]", text):
+            return f"(_exists_:{field} AND NOT _exists_:{field})"
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"the wildcard value {text!r} on the address field {cond.field} (only whole octets: 10.1.*)")
 
     def convert_condition_field_eq_val_str_case_sensitive(self, cond: ConditionFieldEqualsValueExpression,
                                                          state: ConversionState) -> Any:

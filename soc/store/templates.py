@@ -165,6 +165,14 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     **{f"auditd.log.{name}": KEYWORD for name in (
         "record_type", "name", "nametype", "key", "unit", "audit_enabled", "a0", "a1", "a2", "a3")},
     "auditd.log.data": KEYWORD_WITH_TEXT,
+    # ECS fields SigmaHQ's rules search after our pipelines (bench/sigma_parity.py --sigmahq).
+    **{name: KEYWORD for name in (
+        "file.path", "file.name", "file.directory", "file.extension", "registry.path", "registry.key",
+        "registry.value", "process.parent.executable", "process.parent.name", "process.working_directory",
+        "dns.question.name", "service.name", "threat.software.name", "user.target.name", "url.extension",
+        "soc.device.cfgpath")},
+    "process.parent.command_line": KEYWORD_WITH_TEXT,
+    "powershell.file.script_block_text": KEYWORD_WITH_TEXT,
 }
 
 ALERT_FIELDS: dict[str, dict[str, Any]] = {

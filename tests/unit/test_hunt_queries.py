@@ -112,3 +112,24 @@ def test_vendor_fields_outside_the_template_have_no_lowercased_field() -> None:
     assert folded_field("source.ip") is None
     assert folded_field("vendor.some_extra") is None
     assert {m["type"] for m in COMMON_FIELDS.values() if "ci" in m.get("fields", {})}.isdisjoint(NOT_STRINGS)
+
+
+def test_values_on_an_address_field_become_blocks_or_match_nothing() -> None:
+    q = convert("""
+        title: t
+        logsource: {product: linux}
+        detection:
+            a: {source.ip: ['127.*', '10.1.*', '::1', '-'], destination.ip|contains: '-'}
+            condition: a
+    """)
+    assert r"source.ip:127.0.0.0\/8" in q and r"source.ip:10.1.0.0\/16" in q and r"source.ip:\:\:1" in q
+    # '-' and '*-*' are no address: nothing matches them, in the stream or in Elasticsearch.
+    assert "(_exists_:destination.ip AND NOT _exists_:destination.ip)" in q
+    with pytest.raises(Exception, match="whole octets"):
+        convert("""
+            title: t
+            logsource: {product: linux}
+            detection:
+                a: {source.ip: '10.1*'}
+                condition: a
+        """)
