@@ -16,11 +16,18 @@ whose matches satisfy the condition opens an alert. While matches keep coming wi
 `timespan` of the open alert's last one, they extend that alert: the same id with a larger
 count and a new revision, so the index keeps one document per alert.
 
-Conditions are decided when a match arrives. That is exact for the conditions that only become
-true as matches accumulate (event_count, value_count and value_sum with gt/gte; temporal;
+Most conditions are decided when a match arrives. That is exact for the conditions that only
+become true as matches accumulate (event_count, value_count and value_sum with gt/gte; temporal;
 temporal_ordered); value_avg / value_percentile / value_median with any operator hold for a
-window that ends at the new match. Count conditions with lt/lte/eq/neq could only be decided
-when a window closes and are refused at load (detectors/rules.py).
+window that ends at the new match.
+
+A count that must stay low or equal a value (event_count, value_count, value_sum, temporal with
+lt/lte/eq/neq) can only be decided when its window closes (`Condition.at_close`). Such a
+window opens at the first match of the group not yet in a closed window and spans `timespan`;
+it closes when event time (the group's newest match, or the worker's watermark for a quiet
+group) passes its end by the lateness bound (`close`). Its matches then leave the state, and
+the next match opens the next window. A group exists only once it has a match, so
+"fewer than 5" means 1 to 4 in the window; a late match for a closed window is late.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ Entry = list[Any]  # [ts_ms, event_id, rule index, value]
 # Per group, at most this many matches are kept (the oldest go first): bounds memory whatever
 # the rule. A count threshold above it can never be reached (refused at load).
 MAX_WINDOW = 5000
+CLOSE_TYPES = ("event_count", "value_count", "value_sum", "temporal")
 OPS: dict[str, Callable[[float, float], bool]] = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
@@ -63,13 +71,20 @@ class Condition:
     @property
     def monotone(self) -> bool:
         """Whether more matches can only make the condition truer (counts, sums, temporal)."""
-        if self.expr is not None and _has_not(self.expr):
+        if (self.expr is not None and _has_not(self.expr)) or self.at_close:
             return False
         return self.type in ("event_count", "value_count", "temporal", "temporal_ordered", "value_sum")
 
     @property
+    def at_close(self) -> bool:
+        """Whether the condition is decided when its window closes (a count kept low or exact)."""
+        return self.op in ("lt", "lte", "eq", "neq") and self.type in CLOSE_TYPES and self.expr is None
+
+    @property
     def cap(self) -> int:
         """The matches a group keeps: enough for every window the condition may need."""
+        if self.at_close:
+            return MAX_WINDOW
         if self.type in ("event_count", "value_count"):
             return int(min(MAX_WINDOW, max(2 * self.threshold, 64)))
         if self.type in ("temporal", "temporal_ordered"):
@@ -183,7 +198,7 @@ def observe(
     st: State = state if state is not None else {"w": [], "a": None}
     window: list[Entry] = st["w"]
     newest = window[-1][0] if window else ts_ms
-    if ts_ms < newest - timespan_ms - lateness_ms:
+    if ts_ms < newest - timespan_ms - lateness_ms or ts_ms <= st.get("c", -1):
         return st, None, True
     if any(e[1] == event_id and (len(e) < 3 or e[2] == rule) for e in window):
         return st, None, False  # a re-delivered match changes nothing
@@ -195,6 +210,10 @@ def observe(
         if older:
             window[:] = [e for e in window if not (_key(e[3]) == same and e[0] <= ts_ms)]
     bisect.insort(window, entry, key=lambda e: (e[0], e[1]))
+    if condition.at_close:
+        # Kept until its window closes (`close`); the oldest go only past the memory bound.
+        del window[: max(0, len(window) - condition.cap)]
+        return st, None, False
     newest = window[-1][0]
     horizon = newest - timespan_ms - lateness_ms
     cut = bisect.bisect_left(window, horizon, key=lambda e: e[0])
@@ -244,6 +263,30 @@ def observe(
         # Nothing can extend it any more (an older match would be late): forget it.
         st["a"] = None
     return st, None, False
+
+
+def close(state: State, watermark_ms: int, timespan_ms: int, condition: Condition,
+          lateness_ms: int) -> list[WindowAlert]:
+    """Decide the windows of an `at_close` condition that event time has passed: an alert for each
+    whose matches satisfy it. Their matches leave the state."""
+    window: list[Entry] = state.get("w") or []
+    out: list[WindowAlert] = []
+    while window and window[0][0] + timespan_ms + lateness_ms < watermark_ms:
+        end = window[0][0] + timespan_ms
+        k = bisect.bisect_right(window, end, key=lambda e: e[0])
+        members = window[:k]
+        if condition.holds(members):
+            out.append(_as_alert({"anchor": members[0][1], "first": members[0][0], "last": members[-1][0],
+                                  "count": len(members), "rev": 1, "ids": [e[1] for e in members][-100:]}))
+        del window[:k]
+        state["c"] = end
+    return out
+
+
+def closable(state: State, watermark_ms: int, timespan_ms: int, lateness_ms: int) -> bool:
+    """Whether `close` would decide a window now."""
+    window = state.get("w") or []
+    return bool(window) and window[0][0] + timespan_ms + lateness_ms < watermark_ms
 
 
 def idle(state: State, watermark_ms: int, timespan_ms: int, lateness_ms: int) -> bool:

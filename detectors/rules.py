@@ -143,8 +143,6 @@ def _compile_rule(rule: SigmaRule, placeholders: Mapping[str, list[str]] | None 
 
 
 # Count conditions that only become true as matches accumulate can be decided per match.
-_MONOTONE_OPS = {"gt", "gte"}
-_COUNTS = {"event_count", "value_count", "value_sum"}
 
 
 def _ref_id(ref: Any) -> str:
@@ -189,10 +187,6 @@ def _compile_correlation(rule: SigmaCorrelationRule) -> CorrelationSpec:
     if not isinstance(cond, SigmaCorrelationCondition):
         raise UnsupportedRule(f"correlation condition {type(cond).__name__} is not supported")
     op = cond.op.name.lower()
-    if ctype in _COUNTS and op not in _MONOTONE_OPS:
-        raise UnsupportedRule(
-            f"{ctype} with `{op}` can only be decided when a window closes; the stream decides per match "
-            "(use gt/gte)")
     condition = Condition(type=ctype, op=op, threshold=cond.count, rules=len(refs),
                           percentile=cond.percentile if cond.percentile is not None else 50)
     if ctype in ("event_count", "value_count") and cond.count > condition.cap:

@@ -29,7 +29,7 @@ from soc.model import ContractError, get_path, loads
 from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
-from soc.stream.detect import correlate, detect, expired, state_bytes
+from soc.stream.detect import correlate, detect, expired, state_bytes, tick
 from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
@@ -191,19 +191,23 @@ async def correlate_agent(stream: faust.StreamT) -> None:
         raw_state = windows.get(key)
         state = orjson.loads(raw_state) if raw_state else None
         if "expire" in match:  # from expire_idle_groups, on this key's own partition
-            if raw_state is not None and expired(specs, key.decode(errors="replace"), state, int(match["expire"]),
-                                                 lateness_ms):
+            if raw_state is None:
+                continue
+            alerts, gone = tick(specs, key.decode(errors="replace"), state, int(match["expire"]), lateness_ms)
+            if gone:
                 del windows[key]
                 EXPIRED.inc()
-            continue
-        RECEIVED.labels("correlate").inc()
-        _WATERMARK[0] = max(_WATERMARK[0], int(match.get("ts", 0)))
-        new_state, alert, late = correlate(specs, state, match, lateness_ms)
-        if late:
-            DROPPED.labels("correlate", "late").inc()
-        if new_state is not None:
-            windows[key] = state_bytes(new_state)
-        if alert is not None:
+            elif alerts:
+                windows[key] = state_bytes(state)
+        else:
+            RECEIVED.labels("correlate").inc()
+            _WATERMARK[0] = max(_WATERMARK[0], int(match.get("ts", 0)))
+            new_state, alerts, late = correlate(specs, state, match, lateness_ms)
+            if late:
+                DROPPED.labels("correlate", "late").inc()
+            if new_state is not None:
+                windows[key] = state_bytes(new_state)
+        for alert in alerts:
             await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
             SENT.labels("correlate").inc()
 
@@ -221,9 +225,10 @@ EXPIRE_PER_TICK = 10_000
 
 @app.timer(interval=_cfg.worker.correlation_expiry_interval_s)
 async def expire_idle_groups() -> None:
-    """Bounded memory: ask the correlate agent to forget idle groups. The deletion happens in
-    the agent, on the group's own partition, so the changelog gets the tombstone where the
-    group lives; a group that received a match meanwhile is kept."""
+    """Bounded memory, and windows decided at close: ask the correlate agent to visit the groups
+    that are idle or have a window event time has passed (`tick`). The work happens in the agent,
+    on the group's own partition, so the changelog gets the tombstone where the group lives; a
+    group that received a match meanwhile is kept."""
     specs = RULES.specs
     lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
     watermark = _WATERMARK[0]

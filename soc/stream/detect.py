@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from detectors.correlation import idle, observe
+from detectors.correlation import WindowAlert, close, closable, idle, observe
 from detectors.registry import SUPPRESS, suppression_spec
 from detectors.rules import CompiledRule, CorrelationSpec, RuleSet
 from soc.model import Alert, Doc, get_path, parse_iso
@@ -109,35 +109,62 @@ def state_bytes(state: dict[str, Any]) -> bytes:
 
 def expired(specs: dict[str, CorrelationSpec], key: str, state: dict[str, Any] | None, watermark_ms: int,
             lateness_ms: int) -> bool:
-    """Whether a group's state can be forgotten: its rule is gone, or no match it holds can
-    count any more given the newest event time seen (watermark) and the lateness bound."""
+    """Whether the expiry timer has work for a group: its rule is gone, no match it holds can
+    count any more given the newest event time seen (watermark) and the lateness bound, or a
+    window decided at close is due (`tick` does both)."""
     if not state:
         return True
     spec = specs.get(key.split("|", 1)[0])
     if spec is None:
         return True
-    return idle(state, watermark_ms, spec.timespan_s * 1000, lateness_ms)
+    span = spec.timespan_s * 1000
+    return idle(state, watermark_ms, span, lateness_ms) or (
+        spec.condition.at_close and closable(state, watermark_ms, span, lateness_ms))
+
+
+def tick(specs: dict[str, CorrelationSpec], key: str, state: dict[str, Any] | None, watermark_ms: int,
+         lateness_ms: int) -> tuple[list[Doc], bool]:
+    """The expiry timer's visit to a group: alerts of windows decided at close that event time
+    has passed, and whether the group can now be forgotten."""
+    spec = specs.get(key.split("|", 1)[0])
+    if not state or spec is None:
+        return [], True
+    span = spec.timespan_s * 1000
+    alerts = [_alert(spec, w, state["g"], state.get("x", {}))
+              for w in close(state, watermark_ms, span, spec.condition, lateness_ms)] \
+        if spec.condition.at_close and "g" in state else []
+    return alerts, idle(state, watermark_ms, span, lateness_ms)
 
 
 def correlate(
     specs: dict[str, CorrelationSpec], state: dict[str, Any] | None, match: Doc, lateness_ms: int
-) -> tuple[dict[str, Any] | None, Doc | None, bool]:
-    """Feed one match into its group's window: (new state, alert document or None, late?)."""
+) -> tuple[dict[str, Any] | None, list[Doc], bool]:
+    """Feed one match into its group's window: (new state, alert documents, late?)."""
     spec = specs.get(match["corr"])
     if spec is None:
-        return state, None, False  # the rule was removed since the match was produced
+        return state, [], False  # the rule was removed since the match was produced
+    span = spec.timespan_s * 1000
     new_state, window, late = observe(
-        state, int(match["ts"]), match["event_id"], spec.timespan_s * 1000, spec.condition, lateness_ms,
+        state, int(match["ts"]), match["event_id"], span, spec.condition, lateness_ms,
         rule=int(match.get("rule", 0)), value=match.get("value"),
     )
-    if window is None:
-        return new_state, None, late
     ctx = {k: v for k, v in match["ctx"].items() if "." not in k}
+    if spec.condition.at_close:
+        # Decided when a window closes: keep what its alert will carry; the group's own newest
+        # match is event time enough to close the windows before it.
+        new_state["g"], new_state["x"] = match["group"], ctx
+        newest = new_state["w"][-1][0] if new_state["w"] else int(match["ts"])
+        return new_state, [_alert(spec, w, match["group"], ctx)
+                           for w in close(new_state, newest, span, spec.condition, lateness_ms)], late
+    return new_state, [] if window is None else [_alert(spec, window, match["group"], ctx)], late
+
+
+def _alert(spec: CorrelationSpec, window: WindowAlert, group_key: str, ctx: Doc) -> Doc:
     alert = Alert(
         rule_id=spec.meta.id,
         rule_name=spec.meta.title,
         level=spec.meta.level,
-        group_key=match["group"],
+        group_key=group_key,
         first_seen=_ms(window.first_ms),
         last_seen=_ms(window.last_ms),
         event_ids=window.event_ids,
@@ -150,7 +177,7 @@ def correlate(
     )
     doc = alert.to_doc()
     doc["soc"]["alert"]["revision"] = window.revision
-    return new_state, doc, late
+    return doc
 
 
 @dataclass(slots=True)
@@ -173,6 +200,7 @@ def evaluate(ruleset: RuleSet, docs: list[Doc]) -> list[Hit]:
     specs = {c.meta.id: c for c in ruleset.correlations}
     index_of: dict[str, int] = {}
     states: dict[str, dict[str, Any] | None] = {}
+    groups: dict[str, dict[str, Any]] = {}
     hits: list[Hit] = []
     final: dict[str, Hit] = {}
     for i, doc in enumerate(docs):
@@ -184,10 +212,18 @@ def evaluate(ruleset: RuleSet, docs: list[Doc]) -> list[Hit]:
         _, matches = detect(ruleset, doc)
         for key, match in matches:
             k = key.decode()
-            states[k], alert, _ = correlate(specs, states.get(k), match, lateness_ms=1 << 62)
-            if alert is not None:
-                spec = specs[match["corr"]]
-                ids = alert["soc"]["alert"]["event_ids"]
-                group = {f: match["ctx"].get(f) for f in spec.group_by}
-                final[alert["event"]["id"]] = Hit(spec, sorted(index_of[e] for e in ids if e in index_of), group, alert)
+            states[k], alerts, _ = correlate(specs, states.get(k), match, lateness_ms=1 << 62)
+            groups[k] = {f: match["ctx"].get(f) for f in specs[match["corr"]].group_by}
+            for alert in alerts:
+                final[alert["event"]["id"]] = _hit(specs, k, groups[k], alert, index_of)
+    # The end of the input closes every window still open.
+    for k, state in states.items():
+        for alert in tick(specs, k, state, 1 << 62, 0)[0]:
+            final[alert["event"]["id"]] = _hit(specs, k, groups[k], alert, index_of)
     return hits + list(final.values())
+
+
+def _hit(specs: dict[str, CorrelationSpec], key: str, group: dict[str, Any], alert: Doc,
+         index_of: dict[str, int]) -> Hit:
+    ids = alert["soc"]["alert"]["event_ids"]
+    return Hit(specs[key.split("|", 1)[0]], sorted(index_of[e] for e in ids if e in index_of), group, alert)

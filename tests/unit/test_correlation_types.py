@@ -11,7 +11,7 @@ from tests.unit.test_sigma_matcher import ruleset
 
 from detectors.rules import RuleSet
 from soc.model import iso
-from soc.stream.detect import evaluate
+from soc.stream.detect import correlate, detect, evaluate, expired, tick
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -200,10 +200,59 @@ def test_aliases_group_events_whose_fields_differ() -> None:
     assert not correlated(rs, [ssh, other])
 
 
-def test_conditions_the_stream_cannot_decide_are_refused_with_the_reason() -> None:
+# --------------------------------------------------------------------------- decided at close
+
+
+def test_fewer_than_n_is_decided_per_window_of_the_timespan_from_its_first_match() -> None:
+    # A source that touched fewer than 3 ports in the minute from its first deny.
     rs = ruleset(DENY, correlation("value_count", ["deny"], ["source.ip"], "1m", "{lt: 3, field: destination.port}"))
-    assert rs.correlations == []
-    assert any("lt" in e and "window closes" in e for e in rs.errors), rs.errors
+    probes = [deny(0, "203.0.113.5", "10.0.0.1", 22), deny(20, "203.0.113.5", "10.0.0.1", 23)]
+    scan = [deny(k, "203.0.113.6", "10.0.0.1", 1000 + k) for k in range(5)]
+    [hit] = correlated(rs, probes + scan)
+    assert hit.group == {"source.ip": "203.0.113.5"} and hit.indexes == [0, 1]
+    # The next window opens at the first match after the closed one: one port, again fewer than 3.
+    later = deny(90, "203.0.113.6", "10.0.0.1", 2000)
+    assert sorted(h.indexes for h in correlated(rs, probes + scan + [later])) == [[0, 1], [7]]
+
+
+def test_exactly_n_and_at_most_n_count_the_whole_window() -> None:
+    eq2 = ruleset(DENY, correlation("event_count", ["deny"], ["source.ip"], "1m", "{eq: 2}"))
+    lte1 = ruleset(DENY, correlation("event_count", ["deny"], ["source.ip"], "1m", "{lte: 1}"))
+    two = [deny(0, "198.51.100.1", "10.0.0.1", 80), deny(59, "198.51.100.1", "10.0.0.1", 80)]
+    three = two + [deny(30, "198.51.100.1", "10.0.0.1", 80)]  # out of order: still the same window
+    assert [h.indexes for h in correlated(eq2, two)] == [[0, 1]]
+    assert correlated(eq2, three) == []  # a count that passed 2 is no longer "exactly 2"
+    assert correlated(lte1, two) == []
+    assert [h.indexes for h in correlated(lte1, [deny(0, "198.51.100.1", "10.0.0.1", 80)])] == [[0]]
+
+
+def test_in_the_stream_a_window_closes_on_a_later_match_or_on_the_expiry_tick() -> None:
+    rs = ruleset(DENY, correlation("event_count", ["deny"], ["source.ip"], "1m", "{lt: 3}"))
+    assert not rs.errors, rs.errors
+    specs = {c.meta.id: c for c in rs.correlations}
+    lateness = 10_000
+
+    def matches(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        doc["event"]["id"] = f"deny-{doc['@timestamp']}"
+        return [(k.decode(), m) for k, m in detect(rs, doc)[1]]
+
+    state = None
+    for doc in (deny(0, "192.0.2.1", "10.0.0.1", 80), deny(10, "192.0.2.1", "10.0.0.1", 80)):
+        [(key, m)] = matches(doc)
+        state, alerts, late = correlate(specs, state, m, lateness)
+        assert alerts == [] and not late  # undecided while the window is open
+    # The group's next match, 75 s on (past the window's end and the lateness), closes it.
+    [(key, m)] = matches(deny(75, "192.0.2.1", "10.0.0.1", 80))
+    state, [alert], _ = correlate(specs, state, m, lateness)
+    assert alert["soc"]["alert"]["count"] == 2
+    # A match for the closed window is late; a quiet group's window closes on the timer's tick.
+    [(key, m)] = matches(deny(5.5, "192.0.2.1", "10.0.0.1", 80))
+    assert correlate(specs, state, m, lateness)[2] is True
+    t0 = int(T0.timestamp() * 1000)
+    assert expired(specs, key, state, t0 + 75_000 + 60_000 + lateness + 1, lateness)
+    alerts, gone = tick(specs, key, state, t0 + 75_000 + 60_000 + lateness + 1, lateness)
+    assert [a["soc"]["alert"]["count"] for a in alerts] == [1]
+    assert gone  # every window decided: nothing left to keep
 
 
 SUDO = """

@@ -327,9 +327,8 @@ def run_pipeline(rules, events):
         for key, match in matches:
             # the match travels through Kafka as JSON
             match = orjson.loads(orjson.dumps(match))
-            states[key], alert, _ = correlate(specs, states.get(key), match, LATE)
-            if alert is not None:
-                corr.append(alert)
+            states[key], alerts, _ = correlate(specs, states.get(key), match, LATE)
+            corr.extend(alerts)
     return single, corr
 
 

@@ -82,8 +82,8 @@ def run(reg: RuleRegistry, docs: list[dict[str, Any]]) -> dict[str, dict[str, An
         for a in found:
             alerts[a["event"]["id"]] = a
         for key, match in matches:
-            states[key], alert, _ = correlate(reg.specs, states.get(key), match, 60_000)
-            if alert is not None:
+            states[key], found_c, _ = correlate(reg.specs, states.get(key), match, 60_000)
+            for alert in found_c:
                 alerts[alert["event"]["id"]] = alert
     return alerts
 
