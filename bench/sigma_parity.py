@@ -45,6 +45,7 @@ class Parity:
     agree: int = 0
     differ: list[dict[str, Any]] = field(default_factory=list)  # rule, ours_only, es_only, query, error
     not_convertible: list[dict[str, str]] = field(default_factory=list)  # rule, reason
+    matched: dict[str, int] = field(default_factory=dict)  # rule title -> events both sides found
 
 
 def library_events() -> list[dict[str, Any]]:
@@ -111,6 +112,7 @@ def _compare(es: Elasticsearch, index: str, paths: list[Path], docs: list[dict[s
         mine = ours.get(rid, set())
         if error is None and mine == theirs:
             out.agree += 1
+            out.matched[rule.title] = len(mine)
         else:
             out.differ.append({"rule": rule.title, "ours_only": sorted(mine - theirs)[:5],
                                "es_only": sorted(theirs - mine)[:5], "query": query[:300], "error": error})
