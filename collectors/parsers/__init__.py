@@ -7,6 +7,8 @@ this package is imported on start, so adding a format touches no other file):
 - a **message format** (`@register_message("huawei_usg", sniff=..., programs=...)`) reads the
   body a device put inside the envelope (or a whole line that has no envelope) and enriches the
   ECS document in place: a vendor's firewall log, CEF, Suricata EVE JSON, an sshd message...
+  A format several products share registers one more format per product a source can be
+  configured as (`register_product("huawei_nip", parse_vrp, ("nip", "ips"))`).
 
 `parse` chooses, in this order: the message format the source is configured with; for syslog,
 a message format registered for the app name; then the first message format whose `sniff`
@@ -30,10 +32,11 @@ import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from soc.model import get_path, set_path
 
-from .base import DeviceHint, Doc, MessageParser, ParseContext, Parsed, ParseError, Parser
+from .base import DeviceHint, Doc, MessageParser, ParseContext, Parsed, ParseError, Parser, ProductParser
 from .kv import relate_ips
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "parse",
     "register",
     "register_message",
+    "register_product",
 ]
 
 
@@ -100,16 +104,19 @@ def register(name: str) -> Callable[[Parser], Parser]:
 _ISO_START = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})? \S+ \S")
 
 
+_M = TypeVar("_M", bound=MessageParser)
+
+
 def register_message(
     name: str,
     *,
     sniff: Callable[[str], bool] | None = None,
     programs: tuple[str, ...] = (),
     priority: int = 100,
-) -> Callable[[MessageParser], MessageParser]:
+) -> Callable[[_M], _M]:
     """Decorator: a message format under `name`, recognised by `sniff` or a syslog app name."""
 
-    def deco(fn: MessageParser) -> MessageParser:
+    def deco(fn: _M) -> _M:
         fmt = MessageFormat(name, fn, sniff, programs, priority)
         _add(MESSAGE_FORMATS, name, fn, fmt)
         for app in programs:
@@ -120,6 +127,18 @@ def register_message(
         return fn
 
     return deco
+
+
+def register_product(name: str, parse: ProductParser, product: tuple[str, str]) -> None:
+    """A message format `name` for a source configured as one product of a format several share:
+    `parse` told (product, observer.type) instead of reading them from the body."""
+
+    def parse_as_product(body: str, doc: Doc, ctx: ParseContext) -> None:
+        parse(body, doc, ctx, product)
+
+    parse_as_product.__module__ = parse.__module__
+    parse_as_product.__name__ = parse_as_product.__qualname__ = f"parse_{name}"
+    register_message(name)(parse_as_product)
 
 
 def _add(table: dict, name: str, fn: Callable, entry: object = None) -> None:

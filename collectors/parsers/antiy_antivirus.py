@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, exact_local_time, relate_ips, valid_ip
 
 _PAIR = re.compile(r"(\w{1,40})='([^']{0,4096})'")
 
@@ -36,20 +35,13 @@ def parse_antiy(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "server.ip", valid_ip(server))
     stamp = pairs.get("LAST_TIME") or pairs.get("DEFEND_TIME") or pairs.get("SAMPLE_TIME") or ""
     if stamp:
-        try:
-            doc["@timestamp"] = iso(datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ctx.timezone))
-        except ValueError:
-            doc.setdefault("tags", []).append("_timestamp_invalid")
+        exact_local_time(doc, stamp, ctx)
     log_type = pairs.get("LOGTYPE", "").lower()
     if "ACTION" not in pairs:
         set_path(doc, "event.action", log_type or "log")
     virus = log_type == "scan"
     if virus and pairs.get("NAV_VIRUS"):
         set_path(doc, "threat.software.name", pairs["NAV_VIRUS"])
-    set_observer(doc, "antiy", "iep", "antivirus")
-    set_path(doc, "event.module", "antiy")
-    set_path(doc, "event.dataset", f"antiy.{log_type or 'log'}")
-    set_path(doc, "event.kind", "alert" if virus else "event")
-    set_path(doc, "event.category", ["malware"] if virus else ["host"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "antiy", "iep", "antivirus", log_type or "log", ["malware"] if virus else ["host"], ["info"],
+                   "alert" if virus else "event")
     relate_ips(doc, body)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, exact_local_time, relate_ips, valid_ip
 
 _HEAD = re.compile(r'%(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) "([^"]{1,64})" (\w{1,32})/(LOG_\w{1,32})/(\d{1,3}): ')
 _PAIR = re.compile(r'(\S{1,16}?):("[^"]{0,1024}"|\S{1,1024})')
@@ -27,10 +26,7 @@ def parse_anysec(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m is None:
         raise ParseError("anysec_head", "no %time \"device\" Mod/LOG_X/nn head")
     stamp, device, module, log, level = m.groups()
-    try:
-        doc["@timestamp"] = iso(datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    exact_local_time(doc, stamp, ctx)
     set_path(doc, "observer.name", device)
     set_path(doc, "log.level", level)
     pairs = {p.group(1): p.group(2).strip('"') for p in _PAIR.finditer(body, m.end())}
@@ -44,9 +40,6 @@ def parse_anysec(body: str, doc: Doc, ctx: ParseContext) -> None:
     if pairs.get("结果") in ("成功", "失败"):
         set_path(doc, "event.outcome", "success" if pairs["结果"] == "成功" else "failure")
     auth = "登录" in body or "随机码" in body
-    set_observer(doc, "anysec", "nsids", "ids")
-    set_path(doc, "event.module", "anysec")
-    set_path(doc, "event.dataset", f"anysec.{log.lower()}")
-    set_path(doc, "event.category", ["authentication"] if auth else ["configuration"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "anysec", "nsids", "ids", log.lower(),
+                   ["authentication"] if auth else ["configuration"], ["info"])
     relate_ips(doc, body)

@@ -14,7 +14,7 @@ from soc.model import get_path, iso, set_path
 from . import register_message
 from .base import Doc, ParseContext
 from .cef import parse_cef
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import apply_fields, finish_event, split_kv, valid_ip
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})(?: ([+-]\d{4}))?")
 _PROTO_NUM = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp"}
@@ -34,22 +34,6 @@ def _time(doc: Doc, text: str, ctx: ParseContext) -> None:
         doc["@timestamp"] = iso(ts)
     except ValueError:
         doc.setdefault("tags", []).append("_timestamp_invalid")
-
-
-def _finish(doc: Doc, body: str, vendor: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, vendor, product, kind)
-    set_path(doc, "event.module", vendor)
-    set_path(doc, "event.dataset", f"{vendor}.{dataset}")
-    set_path(doc, "event.kind", "alert" if alert else "event")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
-    host = get_path(doc, "host.name")
-    relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)
 
 
 # --------------------------------------------------------------------------- CEF
@@ -94,8 +78,8 @@ def parse_asiainfo_cef(body: str, doc: Doc, ctx: ParseContext) -> None:
         has_flow = get_path(doc, "source.ip") is not None
         category = ["intrusion_detection", "network"] if has_flow else ["host"]
         alert = has_flow
-    _finish(doc, body, "asiainfo", product.lower().replace(" ", "_"), kind, product.lower().replace(" ", "_"),
-            category, ["info"], alert)
+    product_id = product.lower().replace(" ", "_")
+    finish_event(doc, body, "asiainfo", product_id, kind, product_id, category, ["info"], alert, users=False)
 
 
 # --------------------------------------------------------------------------- `[X log] k=v;` records
@@ -131,11 +115,12 @@ def parse_bracket_log(body: str, doc: Doc, ctx: ParseContext) -> None:
     _time(doc, body[at : at + 40], ctx)
     set_path(doc, "event.action", log_name.lower().replace(" ", "_"))
     if log_name == "Violation log":
-        _finish(doc, body, "trend", "nvwe", "antivirus", "nvwe", ["network", "malware"], ["info", "denied"], True)
+        finish_event(doc, body, "trend", "nvwe", "antivirus", "nvwe", ["network", "malware"], ["info", "denied"], True,
+                     users=False)
     elif log_name == "Traffic log":
-        _finish(doc, body, "asiainfo", "aisedge", "ips", "traffic", ["network"], ["connection"])
+        finish_event(doc, body, "asiainfo", "aisedge", "ips", "traffic", ["network"], ["connection"], users=False)
     else:
-        _finish(doc, body, "asiainfo", "deepedge", "ips", "system", ["host"], ["info"])
+        finish_event(doc, body, "asiainfo", "deepedge", "ips", "system", ["host"], ["info"], users=False)
 
 
 def sniff_dsm(body: str) -> bool:
@@ -155,4 +140,4 @@ def parse_dsm(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", title.group(1).strip().lower())
     if target:
         set_path(doc, "host.name", target.group(1))
-    _finish(doc, body, "asiainfo", "deepsecurity", "edr", "dsm", ["host"], ["info"])
+    finish_event(doc, body, "asiainfo", "deepsecurity", "edr", "dsm", ["host"], ["info"], users=False)

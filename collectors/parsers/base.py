@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 Doc = dict[str, Any]
 
 
@@ -54,9 +56,20 @@ class ParseError(Exception):
         self.detail = detail
 
 
+def decode_json(text: str, reason: str) -> Any:
+    """The JSON value of text; ParseError(reason) when text is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(reason, str(exc)) from exc
+
+
 # A format parser: the decoded line and its context -> an ECS document.
 Parser = Callable[[str, ParseContext], Parsed]
 # A message parser: reads a device's message body and enriches, in place, the ECS document
 # the envelope made (an empty one for a line without envelope). Raises ParseError when the
 # body is not what it expects.
 MessageParser = Callable[[str, Doc, ParseContext], None]
+# A message parser of a format several products share, told which product the source is:
+# (product, observer.type) to use instead of what the body says (None: read it from the body).
+ProductParser = Callable[[str, Doc, ParseContext, tuple[str, str] | None], None]

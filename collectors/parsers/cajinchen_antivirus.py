@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import (
+    apply_fields, classify_event, exact_local_time, relate_ips, relate_user, set_transport_or_protocol, split_kv,
+    valid_ip,
+)
 
 _ENDPOINT = re.compile(r"\b(src|dst)=(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b")
 _TS = re.compile(r"time='(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})'")
@@ -27,9 +29,7 @@ def parse_mdg(body: str, doc: Doc, ctx: ParseContext) -> None:
     if " mdg gui[" in body[:40]:
         pairs = split_kv(body[body.find("]:") + 2 :], "=")
         apply_fields(doc, pairs, extra={"ip": "source.ip", "op": "event.action", "module": "soc.device.module"})
-        user = get_path(doc, "user.name")
-        if user:
-            set_path(doc, "related.user", [user])
+        relate_user(doc)
         category, etype, kind, dataset = ["configuration"], ["access"], "event", "gui"
     else:
         pairs = split_kv(body, "=")
@@ -45,8 +45,7 @@ def parse_mdg(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, f"{side}.port", int(m.group(3)))
         proto = re.search(r"\bproto=(\w{1,16})", body)
         if proto:
-            low = proto.group(1).lower()
-            set_path(doc, "network.transport" if low in _TRANSPORTS else "network.protocol", low)
+            set_transport_or_protocol(doc, proto.group(1), _TRANSPORTS)
         auth = pairs.get("auth")
         if auth:
             set_path(doc, "event.outcome", "failure" if pairs.get("result") == "fail" else "success")
@@ -55,18 +54,6 @@ def parse_mdg(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype, kind, dataset = ["info"], "alert", pairs.get("id", "mdg:flow").split(":")[-1]
     ts = _TS.search(body)
     if ts:
-        try:
-            doc["@timestamp"] = iso(datetime.strptime(ts.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ctx.timezone))
-        except ValueError:
-            doc.setdefault("tags", []).append("_timestamp_invalid")
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, "cajinchen", "hg7500", "antivirus")
-    set_path(doc, "event.module", "cajinchen")
-    set_path(doc, "event.dataset", f"cajinchen.{dataset}")
-    set_path(doc, "event.kind", kind)
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+        exact_local_time(doc, ts.group(1), ctx)
+    classify_event(doc, "cajinchen", "hg7500", "antivirus", dataset, category, etype, kind)
     relate_ips(doc, body)

@@ -15,7 +15,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, valid_ip
+from .kv import relate_ips, set_observer_header, valid_ip
 
 _CEF_START = re.compile(r"CEF:\s?\d{1,2}\|")
 # An extension key: letters, digits, _ . - [ ] right before an unescaped "=", at the start or
@@ -161,12 +161,7 @@ def parse_cef(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "cef.device.event_class_id", sig_id)
     set_path(doc, "cef.name", name)
     set_path(doc, "cef.severity", severity)
-    if vendor:
-        set_path(doc, "observer.vendor", vendor.lower())
-    if product:
-        set_path(doc, "observer.product", product)
-    if dev_version:
-        set_path(doc, "observer.version", dev_version)
+    set_observer_header(doc, vendor, product, dev_version)
     if sig_id:
         set_path(doc, "event.code", sig_id)
         set_path(doc, "rule.id", sig_id)

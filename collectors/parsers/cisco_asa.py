@@ -13,7 +13,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import relate_ips, set_action, set_observer_dataset, valid_ip
 
 _HEAD = re.compile(r"%(ASA|FTD|PIX|FWSM)-(?:[A-Za-z_]{1,20}-)?([0-7])-(\d{6}): ?")
 _LEVELS = ("emergency", "alert", "critical", "error", "warning", "notification", "informational", "debugging")
@@ -69,14 +69,6 @@ def _endpoint(doc: Doc, side: str, iface: str | None, addr: str, port: str | Non
         set_path(doc, f"observer.{'ingress' if side == 'source' else 'egress'}.interface.name", iface)
 
 
-def _set_event(doc: Doc, action: str, category: list[str], types: list[str], outcome: str = "") -> None:
-    set_path(doc, "event.action", action)
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", types)
-    if outcome:
-        set_path(doc, "event.outcome", outcome)
-
-
 def _user(doc: Doc, name: str) -> None:
     name = name.strip()
     if name and name not in ("*****", "?"):
@@ -95,7 +87,7 @@ def _connection(doc: Doc, msg_id: str, text: str) -> bool:
         _endpoint(doc, "destination", di, da, dp)
         set_path(doc, "network.transport", proto.lower())
         set_path(doc, "rule.name", acl)
-        _set_event(doc, "deny", ["network"], ["connection", "denied"])
+        set_action(doc, "deny", ["network"], ["connection", "denied"])
         return True
     if msg_id == "106100":
         m = _M106100.search(text)
@@ -107,7 +99,7 @@ def _connection(doc: Doc, msg_id: str, text: str) -> bool:
         set_path(doc, "network.transport", proto.lower())
         set_path(doc, "rule.name", acl)
         denied = verdict == "denied"
-        _set_event(doc, verdict, ["network"], ["connection", "denied" if denied else "allowed"])
+        set_action(doc, verdict, ["network"], ["connection", "denied" if denied else "allowed"])
         return True
     if msg_id in ("302013", "302015"):
         m = _M302013.search(text)
@@ -127,7 +119,7 @@ def _connection(doc: Doc, msg_id: str, text: str) -> bool:
         set_path(doc, "network.transport", proto.lower())
         set_path(doc, "network.direction", direction)
         set_path(doc, "network.session_id", conn)
-        _set_event(doc, "built-connection", ["network"], ["connection", "start", "allowed"])
+        set_action(doc, "built-connection", ["network"], ["connection", "start", "allowed"])
         return True
     if msg_id in ("302014", "302016"):
         m = _M302014.search(text)
@@ -147,7 +139,7 @@ def _connection(doc: Doc, msg_id: str, text: str) -> bool:
             if len(parts) == 3 and all(p.isdigit() for p in parts):
                 secs = int(parts[0]) * 3600 + int(parts[1]) * 60 + int(parts[2])
                 set_path(doc, "event.duration", secs * 1_000_000_000)
-        _set_event(doc, "teardown-connection", ["network"], ["connection", "end"])
+        set_action(doc, "teardown-connection", ["network"], ["connection", "end"])
         return True
     if msg_id == "305011":
         m = _M305011.search(text)
@@ -161,7 +153,7 @@ def _connection(doc: Doc, msg_id: str, text: str) -> bool:
         if tp and tp.isdigit():
             set_path(doc, "source.nat.port", int(tp))
         set_path(doc, "network.transport", proto.lower())
-        _set_event(doc, "built-translation", ["network"], ["connection", "start"])
+        set_action(doc, "built-translation", ["network"], ["connection", "start"])
         return True
     return False
 
@@ -175,7 +167,7 @@ def _auth(doc: Doc, msg_id: str, text: str) -> bool:
         kind, server, user = m.groups()
         _user(doc, user)
         set_path(doc, "server.address", server)
-        _set_event(doc, f"aaa-user-{kind.lower()}", ["authentication"], ["info"], "success")
+        set_action(doc, f"aaa-user-{kind.lower()}", ["authentication"], ["info"], "success")
         return True
     if msg_id == "113005":
         m = _M113005.search(text)
@@ -187,7 +179,7 @@ def _auth(doc: Doc, msg_id: str, text: str) -> bool:
         set_path(doc, "event.reason", reason)
         if user_ip and valid_ip(user_ip):
             set_path(doc, "source.ip", valid_ip(user_ip))
-        _set_event(doc, f"aaa-user-{kind.lower()}", ["authentication"], ["info"], "failure")
+        set_action(doc, f"aaa-user-{kind.lower()}", ["authentication"], ["info"], "failure")
         return True
     if msg_id == "113015":
         m = _M113015.search(text)
@@ -198,7 +190,7 @@ def _auth(doc: Doc, msg_id: str, text: str) -> bool:
         set_path(doc, "event.reason", reason)
         if user_ip and valid_ip(user_ip):
             set_path(doc, "source.ip", valid_ip(user_ip))
-        _set_event(doc, "aaa-user-authentication", ["authentication"], ["info"], "failure")
+        set_action(doc, "aaa-user-authentication", ["authentication"], ["info"], "failure")
         return True
     if msg_id in ("605004", "605005"):
         m = _M6050045.search(text)
@@ -210,7 +202,7 @@ def _auth(doc: Doc, msg_id: str, text: str) -> bool:
         set_path(doc, "network.protocol", service.lower())
         _user(doc, user)
         ok = verdict == "permitted"
-        _set_event(doc, f"login-{verdict}", ["authentication"], ["start"], "success" if ok else "failure")
+        set_action(doc, f"login-{verdict}", ["authentication"], ["start"], "success" if ok else "failure")
         return True
     return False
 
@@ -223,9 +215,7 @@ def parse_cisco_asa(body: str, doc: Doc, ctx: ParseContext) -> None:
         raise ParseError("asa_no_tag", "no %ASA-n-nnnnnn: tag")
     product, severity, msg_id = head.groups()
     text = body[head.end() :].rstrip("\r\n")
-    set_observer(doc, "cisco", product.lower(), "firewall")
-    set_path(doc, "event.module", "cisco")
-    set_path(doc, "event.dataset", f"cisco.{product.lower()}")
+    set_observer_dataset(doc, "cisco", product.lower(), "firewall", product.lower())
     set_path(doc, "event.code", msg_id)
     set_path(doc, "event.severity", int(severity))
     set_path(doc, "log.level", _LEVELS[int(severity)])
@@ -238,7 +228,7 @@ def parse_cisco_asa(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "event.kind", "alert")
             set_path(doc, "rule.name", m.group(1))
             set_path(doc, "rule.id", "733100")
-            _set_event(doc, "drop-rate-exceeded", ["intrusion_detection", "network"], ["info"])
+            set_action(doc, "drop-rate-exceeded", ["intrusion_detection", "network"], ["info"])
             understood = True
     if not understood and msg_id in _KNOWN:
         doc.setdefault("tags", []).append("_parse_partial")

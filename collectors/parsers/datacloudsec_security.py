@@ -11,7 +11,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import local_time, apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, finish_event, local_time, split_kv
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _IPS_KEYS = {"SIP": "source.ip", "DIP": "destination.ip", "SPORT": "source.port", "DPORT": "destination.port",
@@ -20,10 +20,6 @@ _IPS_KEYS = {"SIP": "source.ip", "DIP": "destination.ip", "SPORT": "source.port"
              "SecName": "rule.category", "SecurityPolicyName": "rule.ruleset", "Action": "event.action",
              "Dest": "soc.device.dest", "VulName": "vulnerability.description", "CVE": "vulnerability.id",
              "UserName": "user.name", "Ip": "source.ip", "Event": "event.action", "VulLevel": "vulnerability.severity"}
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
 
 
 def sniff_datacloudsec(body: str) -> bool:
@@ -48,7 +44,7 @@ def parse_datacloudsec(body: str, doc: Doc, ctx: ParseContext) -> None:
     if isinstance(action, str) and action.isascii():
         set_path(doc, "event.action", action.lower())
     at = max(body.find("GenTime="), body.find("Timestamp="), body.find("Date="))
-    _local_time(doc, body[at:] if at >= 0 else "", ctx)
+    local_time(doc, body[at:] if at >= 0 else "", ctx, _TS)
     if body.startswith("SerialNum="):
         kind, product, dataset = "ips", "ips", "ips"
         category, etype, alert = ["intrusion_detection", "network"], ["info"], True
@@ -60,15 +56,4 @@ def parse_datacloudsec(body: str, doc: Doc, ctx: ParseContext) -> None:
     else:
         kind, product, dataset = "vulnerability_scanner", "vulnscanner", "operation"
         category, etype, alert = ["configuration"], ["info"], False
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, "datacloudsec", product, kind)
-    set_path(doc, "event.module", "datacloudsec")
-    set_path(doc, "event.dataset", f"datacloudsec.{dataset}")
-    set_path(doc, "event.kind", "alert" if alert else "event")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
-    host = get_path(doc, "host.name")
-    relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)
+    finish_event(doc, body, "datacloudsec", product, kind, dataset, category, etype, alert, users=False)

@@ -15,20 +15,11 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, finish_event, apply_fields, split_kv, valid_ip
+from .kv import apply_fields, finish_event, local_time, set_transport_or_protocol, split_kv, valid_ip
 
 VENDOR = "dbappsecurity"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
 _TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "arp"})
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
 
 
 def _ip_port(doc: Doc, value: str, prefix: str) -> None:
@@ -53,7 +44,7 @@ def parse_apt(body: str, doc: Doc, ctx: ParseContext) -> None:
     f = body[at:].split("~")
     if len(f) < 11:
         raise ParseError("dbapp_apt_short", f"{len(f)} fields")
-    _local_time(doc, f[3], ctx)
+    local_time(doc, f[3], ctx, _TS)
     _ip_port(doc, f[4], "source")
     _ip_port(doc, f[5], "destination")
     set_path(doc, "rule.category", f[6])
@@ -68,7 +59,8 @@ def parse_apt(body: str, doc: Doc, ctx: ParseContext) -> None:
     if len(f) > 15 and f[15].isdigit():
         set_path(doc, "http.response.status_code", int(f[15]))
     set_path(doc, "event.action", f[7] or "alert")
-    _finish(doc, body[:4096], "apt", "ids", "apt", ["intrusion_detection", "network"], ["info"], alert=True)
+    finish_event(doc, body[:4096], VENDOR, "apt", "ids", "apt", ["intrusion_detection", "network"], ["info"],
+                 alert=True)
 
 
 # --------------------------------------------------------------------------- DAS-TGFW
@@ -102,10 +94,10 @@ def parse_tgfw(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "network.transport", proto.lower())
     set_path(doc, "event.action", log_type)
     if log_type == "operationlog":
-        _finish(doc, body, "das-tgfw", "firewall", "operation", ["configuration"], ["change"])
+        finish_event(doc, body, VENDOR, "das-tgfw", "firewall", "operation", ["configuration"], ["change"])
     else:
-        _finish(doc, body, "das-tgfw", "firewall", log_type, ["intrusion_detection", "network"], ["info"],
-                alert=True)
+        finish_event(doc, body, VENDOR, "das-tgfw", "firewall", log_type, ["intrusion_detection", "network"], ["info"],
+                     alert=True)
 
 
 # --------------------------------------------------------------------------- DAS-Gateway
@@ -144,14 +136,12 @@ def parse_gateway(body: str, doc: Doc, ctx: ParseContext) -> None:
     pairs = split_kv(text, "=:")
     proto = pairs.pop("protocol", None) or pairs.pop("proto", None)
     apply_fields(doc, pairs, extra=_GW_KEYS)
-    if proto:
-        low = proto.lower()
-        set_path(doc, "network.transport" if low in _TRANSPORTS else "network.protocol", low)
+    set_transport_or_protocol(doc, proto, _TRANSPORTS)
     if pairs.get("app_protocol"):
         set_path(doc, "network.protocol", pairs["app_protocol"].lower())
     stamp = re.search(r"(?:create_time|ctime|time)=(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})", text)
     if stamp:
-        _local_time(doc, stamp.group(1), ctx)
+        local_time(doc, stamp.group(1), ctx, _TS)
     action = get_path(doc, "event.action")
     if isinstance(action, str):
         set_path(doc, "event.action", action.strip().lower())
@@ -164,13 +154,13 @@ def parse_gateway(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "event.outcome", "success")
         elif result in ("fail", "failure", "失败"):
             set_path(doc, "event.outcome", "failure")
-        _finish(doc, body, "das-gateway", "utm", log_type, ["configuration"], ["change"])
+        finish_event(doc, body, VENDOR, "das-gateway", "utm", log_type, ["configuration"], ["change"])
     elif log_type in _GW_NETWORK:
         category = ["web", "network"] if "url" in pairs or "web_name" in pairs else ["network"]
-        _finish(doc, body, "das-gateway", "utm", log_type, category, ["connection"])
+        finish_event(doc, body, VENDOR, "das-gateway", "utm", log_type, category, ["connection"])
     else:
         category = ["web", "intrusion_detection"] if log_type.startswith("waf") else ["intrusion_detection", "network"]
-        _finish(doc, body, "das-gateway", "utm", log_type, category, ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "das-gateway", "utm", log_type, category, ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- DBAppWAF
@@ -202,5 +192,5 @@ def parse_dbappwaf(body: str, doc: Doc, ctx: ParseContext) -> None:
         end = keys[i + 1].start() if i + 1 < len(keys) else len(body)
         pairs.setdefault(km.group(1).strip(), body[km.end():end].strip())
     apply_fields(doc, pairs, extra=_WAF_KEYS)
-    _local_time(doc, pairs.get("发生时间") or pairs.get("happentime") or "", ctx)
-    _finish(doc, body, "waf", "waf", "waf", ["web", "intrusion_detection"], ["info"], alert=True)
+    local_time(doc, pairs.get("发生时间") or pairs.get("happentime") or "", ctx, _TS)
+    finish_event(doc, body, VENDOR, "waf", "waf", "waf", ["web", "intrusion_detection"], ["info"], alert=True)

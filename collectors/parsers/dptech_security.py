@@ -12,15 +12,11 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, finish_event, apply_fields, split_kv, valid_ip
+from .kv import apply_fields, finish_event, local_time, split_kv, valid_ip
 
 VENDOR = "dptech"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T:](\d{1,2})[:\-](\d{2})[:\-](\d{2})")
 _PROTO_NUM = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "47": "gre", "50": "esp"}
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
 
 
 def _epoch(doc: Doc, value: str) -> None:
@@ -29,11 +25,6 @@ def _epoch(doc: Doc, value: str) -> None:
             doc["@timestamp"] = iso(datetime.fromtimestamp(int(value), UTC))
         except (ValueError, OverflowError, OSError):
             doc.setdefault("tags", []).append("_timestamp_invalid")
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
 
 
 # --------------------------------------------------------------------------- %%MOD/SUB/N/TYPE
@@ -84,7 +75,7 @@ def parse_percent(body: str, doc: Doc, ctx: ParseContext) -> None:
         raise ParseError("dptech_head", "no %%MOD/SUB/N/TYPE head")
     mod, sub, level, log_kind = m.groups()
     if at:
-        _local_time(doc, body[:at], ctx)
+        local_time(doc, body[:at], ctx, _TS)
     text = body[m.end():]
     pairs = _pairs(text)
     for key in ("source-ip", "destination-ip"):
@@ -108,7 +99,7 @@ def parse_percent(body: str, doc: Doc, ctx: ParseContext) -> None:
     elif pairs.get("basic-protocol"):
         set_path(doc, "network.transport", pairs["basic-protocol"].lower())
     if "time" in pairs:
-        _local_time(doc, text[text.find("time:"):], ctx)
+        local_time(doc, text[text.find("time:"):], ctx, _TS)
     set_path(doc, "event.code", f"{mod}/{sub}/{level}/{log_kind}")
     set_path(doc, "log.level", level)
     kind = _KINDS.get(mod, "ips")
@@ -137,7 +128,7 @@ def parse_percent(body: str, doc: Doc, ctx: ParseContext) -> None:
         category, etype, alert = ["host"], ["info"], False
         if get_path(doc, "event.action") is None:
             set_path(doc, "event.action", sub.lower())
-    _finish(doc, body, mod.lower(), kind, mod.lower(), category, etype, alert)
+    finish_event(doc, body, VENDOR, mod.lower(), kind, mod.lower(), category, etype, alert)
 
 
 # --------------------------------------------------------------------------- firewall pipe records
@@ -184,7 +175,7 @@ def parse_fw_pipe(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "network.transport", _PROTO_NUM.get(f[7], f[7]))
     set_path(doc, "event.action", verdict.lower())
     etype = ["connection", "denied"] if verdict.lower() == "deny" else ["connection"]
-    _finish(doc, body, "firewall", "firewall", kind.lower(), ["network"], etype)
+    finish_event(doc, body, VENDOR, "firewall", "firewall", kind.lower(), ["network"], etype)
 
 
 # --------------------------------------------------------------------------- APT sensor
@@ -208,9 +199,9 @@ def parse_apt(body: str, doc: Doc, ctx: ParseContext) -> None:
         try:
             doc["@timestamp"] = iso(datetime.strptime(pairs["time"], "%Y-%m-%dT%H:%M:%S.%f%z"))
         except ValueError:
-            _local_time(doc, pairs["time"], ctx)
+            local_time(doc, pairs["time"], ctx, _TS)
     set_path(doc, "event.action", pairs.get("type") or "alert")
-    _finish(doc, body, "apt", "ids", "apt", ["intrusion_detection", "network"], ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "apt", "ids", "apt", ["intrusion_detection", "network"], ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- OSP bastion
@@ -233,7 +224,7 @@ def parse_osp(body: str, doc: Doc, ctx: ParseContext) -> None:
     lm = _OSP_LEVEL.search(body)
     if lm:
         set_path(doc, "log.level", lm.group(1).lower())
-    _local_time(doc, body, ctx)
+    local_time(doc, body, ctx, _TS)
     cmd = re.search(r"越权命令：(\S{1,256}?)。", body)
     via = re.search(r"通过(\d{1,3}(?:\.\d{1,3}){3})做", body)
     if via:
@@ -244,16 +235,16 @@ def parse_osp(body: str, doc: Doc, ctx: ParseContext) -> None:
     if cmd:
         set_path(doc, "process.command_line", cmd.group(1))
         set_path(doc, "event.action", "command_violation")
-        _finish(doc, body, "osp", "bastion", "osp", ["process"], ["denied"], alert=True)
+        finish_event(doc, body, VENDOR, "osp", "bastion", "osp", ["process"], ["denied"], alert=True)
     elif "使用率" in body:
         set_path(doc, "event.action", "threshold_exceeded")
-        _finish(doc, body, "osp", "bastion", "osp", ["host"], ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "osp", "bastion", "osp", ["host"], ["info"], alert=True)
     else:
         op = re.search(r"做(\w{1,16})\[", body)
         set_path(doc, "event.action", op.group(1) if op else "operation")
         if "操作成功" in body:
             set_path(doc, "event.outcome", "success")
-        _finish(doc, body, "osp", "bastion", "osp", ["iam"], ["change"])
+        finish_event(doc, body, VENDOR, "osp", "bastion", "osp", ["iam"], ["change"])
 
 
 # --------------------------------------------------------------------------- DSP database audit
@@ -275,9 +266,9 @@ def parse_dsp(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra={"实例名": "soc.device.instance", "SQL操作": "soc.device.sql"})
     tm = re.search(r"时间:\s*(\d{4})-(\d{2})-(\d{2}):(\d{2})-(\d{2})-(\d{2})", body)
     if tm:
-        _local_time(doc, "{}-{}-{} {}:{}:{}".format(*tm.groups()), ctx)
+        local_time(doc, "{}-{}-{} {}:{}:{}".format(*tm.groups()), ctx, _TS)
     set_path(doc, "event.action", "sql_audit")
-    _finish(doc, body, "dsp", "dbaudit", "dsp", ["database"], ["access"])
+    finish_event(doc, body, VENDOR, "dsp", "dbaudit", "dsp", ["database"], ["access"])
 
 
 # --------------------------------------------------------------------------- XDR agent
@@ -320,4 +311,4 @@ def parse_xdr(body: str, doc: Doc, ctx: ParseContext) -> None:
     cats = {"ProcessBasicInfo": ["process"], "FileActionsInfo": ["file"], "NetworkActionsInfo": ["host", "network"],
             "UserInfo": ["iam"], "ActionRuleReport": ["host"]}
     set_path(doc, "event.action", kind)
-    _finish(doc, body, "xdr", "edr", kind, cats.get(kind, ["host"]), ["info"])
+    finish_event(doc, body, VENDOR, "xdr", "edr", kind, cats.get(kind, ["host"]), ["info"])

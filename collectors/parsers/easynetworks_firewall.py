@@ -5,13 +5,12 @@ records and IPS signature logs that reference easynetworks.com.cn.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, classify_event, local_time, relate_ips, split_kv
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ ,](?:time=)?(\d{2}):(\d{2}):(\d{2})")
 _PROTO_NUM = {"1": "icmp", "6": "tcp", "17": "udp"}
@@ -35,13 +34,7 @@ def parse_easynetworks(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra=_KEYS)
     if proto:
         set_path(doc, "network.transport", _PROTO_NUM.get(proto, proto.lower()))
-    m = _TS.search(body[:60])
-    if m:
-        try:
-            y, mo, d, h, mi, s = (int(g) for g in m.groups())
-            doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-        except ValueError:
-            doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, body[:60], ctx, _TS)
     log_type = pairs.get("type", "")
     ips = log_type == "ips"
     action = get_path(doc, "event.action")
@@ -50,14 +43,6 @@ def parse_easynetworks(body: str, doc: Doc, ctx: ParseContext) -> None:
     kind = "ids" if ips else "firewall"
     category = ["intrusion_detection", "network"] if ips else ["network"]
     etype = ["connection", "allowed"] if action == "accept" else ["info"] if ips else ["connection"]
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, "easynetworks", "firewall", kind)
-    set_path(doc, "event.module", "easynetworks")
-    set_path(doc, "event.dataset", f"easynetworks.{log_type or 'log'}")
-    set_path(doc, "event.kind", "alert" if ips else "event")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+    classify_event(doc, "easynetworks", "firewall", kind, log_type or "log", category, etype,
+                   "alert" if ips else "event")
     relate_ips(doc, body)

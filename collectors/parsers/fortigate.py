@@ -18,7 +18,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import apply_fields, relate_ips, set_observer_dataset, split_kv, valid_ip
 
 _SNIFF = re.compile(r"(?:^|[\s\"])date=\"?\d{4}-\d{2}-\d{2}\"? time=\"?\d{1,2}:\d{2}:\d{2}")
 _TZ = re.compile(r"^(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})$")
@@ -155,9 +155,7 @@ def parse_fortigate(body: str, doc: Doc, ctx: ParseContext) -> None:
     if "date" not in pairs or not ("logid" in pairs or "devid" in pairs or "log_id" in pairs):
         raise ParseError("fortigate_not_kv", "no date/logid/devid fields")
 
-    set_observer(doc, "fortinet", "fortigate", "firewall")
-    set_path(doc, "event.module", "fortinet")
-    set_path(doc, "event.dataset", "fortinet.fortigate")
+    set_observer_dataset(doc, "fortinet", "fortigate", "firewall", "fortigate")
     try:
         set_path(doc, "@timestamp", iso(_timestamp(pairs, ctx)))
     except (KeyError, ValueError, OverflowError):

@@ -9,13 +9,12 @@ plain "comware" without observer.type. ACG: `H3C;SERIAL;ipv4;3; web_access: k=v;
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import apply_fields, find_datetime, relate_ips, relate_user, set_observer_dataset, split_kv, valid_ip
 
 # "%%10FILTER/6/FILTER_ZONE_IPV4_EXECUTION:" (10 is H3C's vendor code; some devices omit it).
 _HEAD = re.compile(r"%%(10)?([A-Z][A-Z0-9_-]{0,31})/(\d)/([A-Z][A-Z0-9_]{0,63}):\s?")
@@ -92,13 +91,8 @@ def _product(module: str, host: str) -> tuple[str, str | None]:
 
 def _local(value: str, ctx: ParseContext) -> str | None:
     """ISO @timestamp of a Comware `YYYYMMDDhhmmss` local time; None when invalid."""
-    m = _BEGIN.search(value.strip().rstrip("."))
-    if m is None:
-        return None
-    try:
-        return iso(datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone))  # type: ignore[misc]
-    except ValueError:
-        return None
+    ts = find_datetime(value.strip().rstrip("."), ctx.timezone, _BEGIN)
+    return iso(ts) if ts is not None else None
 
 
 def _sniff(body: str) -> bool:
@@ -125,13 +119,7 @@ def parse_h3c_comware(body: str, doc: Doc, ctx: ParseContext) -> None:
     elif host:
         set_path(doc, "observer.hostname", host)
     product, kind = _product(module, host)
-    if kind is None:
-        set_path(doc, "observer.vendor", "h3c")
-        set_path(doc, "observer.product", product)
-    else:
-        set_observer(doc, "h3c", product, kind)
-    set_path(doc, "event.module", "h3c")
-    set_path(doc, "event.dataset", f"h3c.{product}")
+    set_observer_dataset(doc, "h3c", product, kind, product)
     set_path(doc, "event.code", f"{module}/{level}/{digest}")
     set_path(doc, "event.provider", module)
     set_path(doc, "log.level", str(level))
@@ -182,8 +170,7 @@ def parse_h3c_comware(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", digest.lower())
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", types)
-    if get_path(doc, "user.name"):
-        set_path(doc, "related.user", [get_path(doc, "user.name")])
+    relate_user(doc)
     relate_ips(doc, body)
 
 
@@ -193,10 +180,8 @@ def parse_h3c_acg(body: str, doc: Doc, ctx: ParseContext) -> None:
     m = _ACG.match(body)
     if m is None:
         raise ParseError("not_h3c_acg", "no H3C;serial;ipv4;n; header")
-    set_observer(doc, "h3c", "acg", "acm")
+    set_observer_dataset(doc, "h3c", "acg", "acm", "acg")
     set_path(doc, "observer.serial_number", m.group(1))
-    set_path(doc, "event.module", "h3c")
-    set_path(doc, "event.dataset", "h3c.acg")
     set_path(doc, "event.action", m.group(4))
     pairs = split_kv(body[m.end():].replace(";", " ; "), seps="=")
     apply_fields(doc, {k: v for k, v in pairs.items() if k in EXTRA}, extra=EXTRA, keep_rest=False)

@@ -18,7 +18,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, split_kv, valid_ip
+from .kv import copy_present, local_time, relate_ips, relate_user, set_observer_dataset, split_kv, valid_ip
 
 # The serial may carry a stray control byte ("3411415223002432\x05T1(root)" in the wild).
 _HEAD = re.compile(
@@ -56,9 +56,7 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m is None:
         raise ParseError("not_hillstone", "no EVENTID Type@Module: header")
     serial, vsys, event_id, typ, module = m.groups()
-    set_observer(doc, "hillstone", "sg-6000", "firewall")
-    set_path(doc, "event.module", "hillstone")
-    set_path(doc, "event.dataset", "hillstone.stoneos")
+    set_observer_dataset(doc, "hillstone", "sg-6000", "firewall", "stoneos")
     if serial:
         set_path(doc, "observer.serial_number", serial)
         set_path(doc, "observer.vsys", vsys)
@@ -87,10 +85,7 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
         cats = ["intrusion_detection", "network"]
         if items.get("threat type", "").lower() == "malware":
             cats = ["intrusion_detection", "malware", "network"]
-        if items.get("threat name"):
-            set_path(doc, "rule.name", items["threat name"])
-        if items.get("threat type"):
-            set_path(doc, "rule.category", items["threat type"])
+        copy_present(doc, items, {"threat name": "rule.name", "threat type": "rule.category"})
         if items.get("signature id", "").isdigit():
             set_path(doc, "rule.id", items["signature id"])
         if items.get("policy id"):
@@ -111,12 +106,7 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
                 set_path(doc, "network.protocol", parts[0])
         if items.get("username") and items["username"] not in ("---", "-"):
             set_path(doc, "user.name", items["username"])
-        if items.get("url"):
-            set_path(doc, "url.original", items["url"])
-        if items.get("md5"):
-            set_path(doc, "file.hash.md5", items["md5"])
-        if items.get("domain name"):
-            set_path(doc, "dns.question.name", items["domain name"])
+        copy_present(doc, items, {"url": "url.original", "md5": "file.hash.md5", "domain name": "dns.question.name"})
         for key in ("cc server", "attacker ip", "victim ip", "ip address"):
             if items.get(key) and valid_ip(items[key]):
                 set_path(doc, f"soc.device.{key.replace(' ', '_')}", valid_ip(items[key]))
@@ -136,8 +126,7 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", f"{typ}@{module}".lower())
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", types)
-    if get_path(doc, "user.name"):
-        set_path(doc, "related.user", [get_path(doc, "user.name")])
+    relate_user(doc)
     relate_ips(doc, body)
 
 
@@ -192,18 +181,11 @@ def _traffic(doc: Doc, text: str, session: re.Match[str], ctx: ParseContext) -> 
 )
 def parse_hillstone_osg(body: str, doc: Doc, ctx: ParseContext) -> None:
     """Hillstone OSG bastion (UMA) record: `type=login date=... srcip=... sysuser=... result=...`."""
-    date = _TIME.search(body)
     pairs = split_kv(body, seps="=")
     if "sysuser" not in pairs and "type" not in pairs:
         raise ParseError("not_hillstone_osg", "no type=/sysuser=")
-    set_observer(doc, "hillstone", "osg", "bastion")
-    set_path(doc, "event.module", "hillstone")
-    set_path(doc, "event.dataset", "hillstone.osg")
-    if date is not None:
-        try:
-            doc["@timestamp"] = iso(datetime(*(int(g) for g in date.groups()), tzinfo=ctx.timezone))  # type: ignore[misc]
-        except ValueError:
-            doc.setdefault("tags", []).append("_timestamp_invalid")
+    set_observer_dataset(doc, "hillstone", "osg", "bastion", "osg")
+    local_time(doc, body, ctx, _TIME)
     if valid_ip(pairs.get("srcip", "")):
         set_path(doc, "source.ip", valid_ip(pairs["srcip"]))
     if pairs.get("sysuser"):

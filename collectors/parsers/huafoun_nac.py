@@ -8,7 +8,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, set_observer, split_kv, valid_ip
+from .kv import classify_event, relate_ips, split_kv, valid_ip
 
 _TERM = re.compile(r"term=(.{0,128}?)\(([0-9A-Fa-f:]{17})/([^)\s]{2,45})\)")
 
@@ -37,9 +37,5 @@ def parse_huafoun(body: str, doc: Doc, ctx: ParseContext) -> None:
     auth = "认证" in pairs.get("event", "")
     if auth:
         set_path(doc, "event.outcome", "failure" if "失败" in pairs.get("event", "") else "success")
-    set_observer(doc, "huafoun", "nam", "nac")
-    set_path(doc, "event.module", "huafoun")
-    set_path(doc, "event.dataset", "huafoun.nam")
-    set_path(doc, "event.category", ["authentication"] if auth else ["network"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "huafoun", "nam", "nac", "nam", ["authentication"] if auth else ["network"], ["info"])
     relate_ips(doc, body)

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 from soc.model import get_path, iso, set_path
 
-from . import register_message
+from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import apply_fields, find_datetime, relate_ips, set_observer_dataset, split_kv, valid_ip
 
 # "%%01SEC/4/NAME(l):" and the spaced "%% 01 HWCM/5/EXIT(I)[1]:" of some releases.
 _HEAD = re.compile(
@@ -94,17 +94,6 @@ def _product(module: str, mnemonic: str, host: str) -> tuple[str, str | None]:
     return "vrp", None
 
 
-def _local(value: str, ctx: ParseContext) -> datetime | None:
-    """A `YYYY/M/D hh:mm:ss` local time in ctx.timezone; None when not a valid date."""
-    m = _TIME.search(value)
-    if m is None:
-        return None
-    try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone)  # type: ignore[misc]
-    except ValueError:
-        return None
-
-
 def _pairs(text: str) -> dict[str, str]:
     """The k=v pairs of a body: `k=v, k=v`, `Text. (K=v, ...)` or `KEY:v;KEY:v` (CM)."""
     m = _PAREN.search(text)
@@ -121,31 +110,9 @@ def _sniff(body: str) -> bool:
 
 
 @register_message("huawei_vrp", sniff=_sniff, priority=20)
-def parse_huawei_vrp(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """Huawei VRP log: module, severity, mnemonic and the message's k=v pairs."""
-    parse_vrp(body, doc, ctx)
-
-
-@register_message("huawei_nip")
-def parse_huawei_nip(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """VRP log from a source configured as a Huawei NIP IPS."""
-    parse_vrp(body, doc, ctx, ("nip", "ips"))
-
-
-@register_message("huawei_usg")
-def parse_huawei_usg(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """VRP log from a source configured as a Huawei USG firewall."""
-    parse_vrp(body, doc, ctx, ("usg", "firewall"))
-
-
-@register_message("huawei_firehunter")
-def parse_huawei_firehunter(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """VRP log from a source configured as a Huawei FireHunter APT sandbox."""
-    parse_vrp(body, doc, ctx, ("firehunter", "ids"))
-
-
 def parse_vrp(body: str, doc: Doc, ctx: ParseContext, forced: tuple[str, str] | None = None) -> None:
-    """Read a VRP body into doc; `forced` sets (product, observer.type) for a configured source."""
+    """Huawei VRP log: module, severity, mnemonic and the message's k=v pairs; `forced` sets
+    (product, observer.type) for a configured source."""
     m = _HEAD.search(body[:160])
     if m is None:
         raise ParseError("not_huawei_vrp", "no %%01MODULE/severity/MNEMONIC header")
@@ -157,20 +124,14 @@ def parse_vrp(body: str, doc: Doc, ctx: ParseContext, forced: tuple[str, str] | 
         if pm is not None:
             host = pm.group(1)
             set_path(doc, "host.name", host)
-        ts = _local(prefix, ctx)
+        ts = find_datetime(prefix, ctx.timezone, _TIME)
         if ts is not None:
             doc["@timestamp"] = iso(ts)
     text = body[m.end():]
     product, kind = forced or _product(module, mnemonic, host)
-    if kind is None:
-        set_path(doc, "observer.vendor", "huawei")
-        set_path(doc, "observer.product", product)
-    else:
-        set_observer(doc, "huawei", product, kind)
+    set_observer_dataset(doc, "huawei", product, kind, product)
     if host:
         set_path(doc, "observer.hostname", host)
-    set_path(doc, "event.module", "huawei")
-    set_path(doc, "event.dataset", f"huawei.{product}")
     set_path(doc, "event.code", f"{module}/{severity}/{mnemonic}")
     set_path(doc, "event.provider", module)
     set_path(doc, "log.level", str(severity))
@@ -200,7 +161,7 @@ def parse_vrp(body: str, doc: Doc, ctx: ParseContext, forced: tuple[str, str] | 
         doc["@timestamp"] = iso(datetime.fromtimestamp(int(pairs["time"]), UTC))
     elif pairs.get("time"):
         tm = _BODY_TIME.search(text)
-        ts = _local(tm.group(1), ctx) if tm else None
+        ts = find_datetime(tm.group(1), ctx.timezone, _TIME) if tm else None
         if ts is not None:
             doc["@timestamp"] = iso(ts)
         else:
@@ -210,6 +171,12 @@ def parse_vrp(body: str, doc: Doc, ctx: ParseContext, forced: tuple[str, str] | 
     if module == "SHELL" and pairs.get("command"):
         set_path(doc, "process.command_line", pairs["command"].strip('"'))
     relate_ips(doc, body)
+
+
+# Sources configured as a NIP IPS, a USG firewall or a FireHunter APT sandbox.
+register_product("huawei_nip", parse_vrp, ("nip", "ips"))
+register_product("huawei_usg", parse_vrp, ("usg", "firewall"))
+register_product("huawei_firehunter", parse_vrp, ("firehunter", "ids"))
 
 
 def _categorize(doc: Doc, module: str, mnemonic: str, text: str, action: str, pairs: dict[str, str]) -> None:
@@ -255,13 +222,9 @@ def parse_huawei_ibmc(body: str, doc: Doc, ctx: ParseContext) -> None:
     m = _IBMC.match(body)
     if m is None:
         raise ParseError("not_huawei_ibmc", "no iBMC header")
-    set_path(doc, "observer.vendor", "huawei")
-    set_path(doc, "observer.product", "ibmc")
-    set_path(doc, "observer.type", "bmc")
+    set_observer_dataset(doc, "huawei", "ibmc", "bmc", "ibmc")
     set_path(doc, "observer.serial_number", m.group(1))
-    set_path(doc, "event.module", "huawei")
-    set_path(doc, "event.dataset", "huawei.ibmc")
-    ts = _local(m.group(2), ctx)
+    ts = find_datetime(m.group(2), ctx.timezone, _TIME)
     if ts is not None:
         doc["@timestamp"] = iso(ts)
     set_path(doc, "network.protocol", m.group(3).lower())

@@ -6,7 +6,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, relate_ips, valid_ip
 
 
 def sniff_infogo(body: str) -> bool:
@@ -29,10 +29,5 @@ def parse_infogo(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "event.code", pairs.get("classid", ""))
     set_path(doc, "log.level", pairs.get("level", ""))
     set_path(doc, "event.action", content.strip()[:256])
-    set_observer(doc, "infogo", "asm", "nac")
-    set_path(doc, "event.module", "infogo")
-    set_path(doc, "event.dataset", "infogo.asm")
-    set_path(doc, "event.kind", "alert")
-    set_path(doc, "event.category", ["host"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "infogo", "asm", "nac", "asm", ["host"], ["info"], "alert")
     relate_ips(doc, body)

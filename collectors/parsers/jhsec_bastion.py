@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, classify_event, relate_ips, relate_user, split_kv
 
 
 def sniff_jhsec(body: str) -> bool:
@@ -39,16 +39,6 @@ def parse_jhsec(body: str, doc: Doc, ctx: ParseContext) -> None:
         category, etype = ["session"], ["start"]
     else:
         category, etype = ["authentication"], ["start"]
-    user = doc.get("user", {}).get("name")
-    if user:
-        set_path(doc, "related.user", [user])
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, "jhsec", "jh-oam", "bastion")
-    set_path(doc, "event.module", "jhsec")
-    set_path(doc, "event.dataset", "jhsec.oam")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+    relate_user(doc)
+    classify_event(doc, "jhsec", "jh-oam", "bastion", "oam", category, etype)
     relate_ips(doc, body)

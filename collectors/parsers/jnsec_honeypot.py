@@ -10,7 +10,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, relate_ips, valid_ip
 
 _SESSION = re.compile(r"-(ipv[46])-(\w{1,8})-([0-9a-fA-F.:]{2,45})-(\d{1,5})-([0-9a-fA-F.:]{2,45})-(\d{1,5})$")
 
@@ -40,10 +40,6 @@ def parse_trapbox(body: str, doc: Doc, ctx: ParseContext) -> None:
     if src and valid_ip(src.group(1)):
         set_path(doc, "source.ip", valid_ip(src.group(1)))
     set_path(doc, "event.action", log_type.lower())
-    set_observer(doc, "jnsec", "trapbox", "honeypot")
-    set_path(doc, "event.module", "jnsec")
-    set_path(doc, "event.dataset", "jnsec.trapbox")
-    set_path(doc, "event.kind", "alert" if log_type.endswith("ATTACK") else "event")
-    set_path(doc, "event.category", ["intrusion_detection", "network"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "jnsec", "trapbox", "honeypot", "trapbox", ["intrusion_detection", "network"], ["info"],
+                   "alert" if log_type.endswith("ATTACK") else "event")
     relate_ips(doc, body)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
-
 from soc.model import iso, set_path
 
 from . import register
-from .base import Doc, ParseContext, Parsed, ParseError
+from .base import Doc, ParseContext, Parsed, ParseError, decode_json
 
 TIMESTAMP_KEYS = ("@timestamp", "timestamp", "time", "ts")
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
@@ -95,10 +93,7 @@ def parse_json(text: str, ctx: ParseContext) -> Parsed:
     """Parse one JSON object into an ECS document."""
     if not text or text.isspace():
         raise ParseError("empty", "empty line")
-    try:
-        obj = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError("json_invalid", str(exc)) from exc
+    obj = decode_json(text, "json_invalid")
     if not isinstance(obj, dict):
         raise ParseError("json_invalid", f"a JSON {type(obj).__name__}, not an object")
     doc: Doc = _nest(obj)

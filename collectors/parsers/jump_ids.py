@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, local_time, relate_ips, valid_ip
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _WORDS = re.compile(r'(\w{1,16}) ("[^"]{0,512}"|\S{1,512})')
@@ -35,13 +34,7 @@ def parse_jump(body: str, doc: Doc, ctx: ParseContext) -> None:
         at = body.find("IPS ADMIN ")
         if at < 0:
             raise ParseError("jump_shape", "no INSTRUCTION / IPS ADMIN record")
-    ts = _TS.search(body[:at])
-    if ts:
-        y, mo, d, h, mi, s = (int(g) for g in ts.groups())
-        try:
-            doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-        except ValueError:
-            doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, body[:at], ctx, _TS)
     text = body[at:].split(" ", 3)[-1] if admin else body[at + len("INSTRUCTION "):]
     for m in _WORDS.finditer(text):
         key, value = m.group(1), m.group(2).strip('"')
@@ -66,10 +59,5 @@ def parse_jump(body: str, doc: Doc, ctx: ParseContext) -> None:
     else:
         set_path(doc, "event.action", "alert")
         category, etype, kind = ["intrusion_detection", "network"], ["info"], "alert"
-    set_observer(doc, "jump", "ids", "ids")
-    set_path(doc, "event.module", "jump")
-    set_path(doc, "event.dataset", "jump.ids")
-    set_path(doc, "event.kind", kind)
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+    classify_event(doc, "jump", "ids", "ids", "ids", category, etype, kind)
     relate_ips(doc, body)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import apply_fields, classify_event, exact_local_time, local_time, relate_ips, split_kv, valid_ip
 
 _HEAD = re.compile(r"(?:(\S{1,64}): )?NetScreen device_id=(\S{1,64})\s+\[(\w{1,32})\](\w{1,16})-(\w{1,16})-(\d{5})"
                    r"(?:\((\w{1,16})\))?: (.*)", re.S)
@@ -37,13 +36,7 @@ def parse_screenos(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "observer.serial_number", device_id)
     set_path(doc, "event.code", code)
     set_path(doc, "log.level", level)
-    st = _STAMP.search(text)
-    if st:
-        try:
-            y, mo, d, h, mi, s = (int(g) for g in st.groups())
-            doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
-        except ValueError:
-            doc.setdefault("tags", []).append("_timestamp_invalid")
+    local_time(doc, text, ctx, _STAMP)
     if kind == "traffic":
         pairs = split_kv(text, "=")
         proto = pairs.pop("proto", None)
@@ -59,10 +52,7 @@ def parse_screenos(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "destination.nat.ip", valid_ip(xd.group(1)))
         st_time = re.search(r'start_time="([^"]{1,32})"', text)
         if st_time:
-            try:
-                doc["@timestamp"] = iso(datetime.strptime(st_time.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ctx.timezone))
-            except ValueError:
-                doc.setdefault("tags", []).append("_timestamp_invalid")
+            exact_local_time(doc, st_time.group(1), ctx)
         action = str(pairs.get("action", "")).lower()
         set_path(doc, "event.action", action or "traffic")
         category, etype = ["network"], ["connection", "end"] + (["allowed"] if action == "permit" else [])
@@ -86,13 +76,5 @@ def parse_screenos(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "event.outcome", "success")
         set_path(doc, "event.action", f"{module}-{code}")
         category, etype = (["authentication"], ["start"]) if auth else (["host"], ["info"])
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, "juniper", "screenos", "firewall")
-    set_path(doc, "event.module", "juniper")
-    set_path(doc, "event.dataset", "juniper.screenos")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+    classify_event(doc, "juniper", "screenos", "firewall", "screenos", category, etype)
     relate_ips(doc, body)

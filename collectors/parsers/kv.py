@@ -4,15 +4,18 @@ Shared by the vendor message formats: `split_kv` tokenizes `k=v k2="v 2"`, `k=v;
 `k:v,k2:v2` and Chinese keys (源地址=…); `apply_fields` writes known keys to ECS fields with the
 right types (IPs checked, ports and counters as integers) and keeps the rest, sanitised, under
 `soc.device.*`; `relate_ips` makes sure every IP address of the line is in an ECS field.
+The steps every format repeats are here too: the observer and the event categorization
+(`classify_event`, `finish_event`) and the device's time (`local_time`, `field_time`,
+`exact_local_time`, `epoch_time`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
-from functools import lru_cache
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from soc.model import get_path, iso, set_path
@@ -34,6 +37,10 @@ IPV4 = re.compile(r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w{1,16})?(?![\w:.])")
 
 
+# `key= next=v`: an empty value (split_kv would take the next pair as the value).
+_EMPTY_VALUE = re.compile(r"=(?=\s+[\w.-]{1,64}=)")
+
+
 def split_kv(text: str, seps: str = "=:：") -> dict[str, str]:
     """Every key-value pair of text, first occurrence of a key winning; values unquoted."""
     out: dict[str, str] = {}
@@ -48,6 +55,11 @@ def split_kv(text: str, seps: str = "=:：") -> dict[str, str]:
             value = m.group("bare") or ""
         out[key] = value.strip()
     return out
+
+
+def split_kv_with_empty(text: str) -> dict[str, str]:
+    """The `k=v` pairs of text (split_kv with "=" only), where `key= next=v` is an empty key."""
+    return split_kv(_EMPTY_VALUE.sub('=""', text), seps="=")
 
 
 # Known keys (lower-cased, '-' and ' ' as '_') -> ECS field. Vendors' English abbreviations and
@@ -197,11 +209,27 @@ def relate_ips(doc: Doc, text: str) -> None:
     set_path(doc, "related.ip", related)
 
 
-def set_observer(doc: Doc, vendor: str, product: str, kind: str) -> None:
-    """observer.vendor/product/type: the reporting device (ECS observer.type: firewall, ids, ...)."""
+def relate_user(doc: Doc) -> None:
+    """Put a non-empty user.name into related.user (ECS)."""
+    user = get_path(doc, "user.name")
+    if user:
+        set_path(doc, "related.user", [user])
+
+
+def set_observer(doc: Doc, vendor: str, product: str, kind: str | None) -> None:
+    """observer.vendor/product/type: the reporting device (ECS observer.type: firewall, ids, ...;
+    None: not known, no observer.type)."""
     set_path(doc, "observer.vendor", vendor)
     set_path(doc, "observer.product", product)
-    set_path(doc, "observer.type", kind)
+    if kind is not None:
+        set_path(doc, "observer.type", kind)
+
+
+def set_observer_dataset(doc: Doc, vendor: str, product: str, kind: str | None, dataset: str) -> None:
+    """set_observer, and event.module (the vendor) and event.dataset (`vendor.dataset`)."""
+    set_observer(doc, vendor, product, kind)
+    set_path(doc, "event.module", vendor)
+    set_path(doc, "event.dataset", f"{vendor}.{dataset}")
 
 
 # host.os.type -> (observer.vendor, observer.product) of a host's own logs.
@@ -216,51 +244,156 @@ def set_host_os(doc: Doc, os_type: str) -> None:
     set_path(doc, "host.os.type", os_type)
 
 
-def finish_event(
-    doc: Doc, body: str, vendor: str, product: str, kind: str, dataset: str,
-    category: list[str], etype: list[str], alert: bool = False,
-) -> None:
-    """The last step every vendor message format shares: observer, event.* and related fields.
+def set_observer_header(doc: Doc, vendor: str, product: str, version: str) -> None:
+    """observer.vendor (lower-cased), observer.product and observer.version from the header of a
+    CEF or LEEF line, each when it is not empty."""
+    if vendor:
+        set_path(doc, "observer.vendor", vendor.lower())
+    if product:
+        set_path(doc, "observer.product", product)
+    if version:
+        set_path(doc, "observer.version", version)
 
-    An event.outcome that is not an ECS value (success, failure, unknown) moves to
-    soc.device.result; every IP address of the body (and the host name) goes to related.ip.
+
+def classify_event(
+    doc: Doc, vendor: str, product: str, kind: str, dataset: str,
+    category: list[str], etype: list[str], event_kind: str | None = None,
+) -> None:
+    """The reporting device and the ECS categorization of a vendor's event: observer.vendor/
+    product/type, event.module (the vendor), event.dataset (`vendor.dataset`), event.kind (when
+    given), event.category and event.type.
+
+    An event.outcome that is not an ECS value (success, failure, unknown) moves to soc.device.result.
     """
     outcome = get_path(doc, "event.outcome")
     if outcome is not None and outcome not in ("success", "failure", "unknown"):
         set_path(doc, "soc.device.result", outcome)
         del doc["event"]["outcome"]
-    set_observer(doc, vendor, product, kind)
-    set_path(doc, "event.module", vendor)
-    set_path(doc, "event.dataset", f"{vendor}.{dataset}")
-    set_path(doc, "event.kind", "alert" if alert else "event")
+    set_observer_dataset(doc, vendor, product, kind, dataset)
+    if event_kind is not None:
+        set_path(doc, "event.kind", event_kind)
     set_path(doc, "event.category", category)
     set_path(doc, "event.type", etype)
-    user = get_path(doc, "user.name")
-    if user == "null":  # some devices write the word for "no user"
-        del doc["user"]["name"]
-    elif isinstance(user, str):
-        set_path(doc, "related.user", [user])
+
+
+def set_action(doc: Doc, action: str, category: list[str], types: list[str], outcome: str = "") -> None:
+    """event.action, event.category, event.type and (when given) event.outcome of a message."""
+    set_path(doc, "event.action", action)
+    set_path(doc, "event.category", category)
+    set_path(doc, "event.type", types)
+    if outcome:
+        set_path(doc, "event.outcome", outcome)
+
+
+def finish_event(
+    doc: Doc, body: str, vendor: str, product: str, kind: str, dataset: str,
+    category: list[str], etype: list[str], alert: bool = False, *, users: bool = True,
+) -> None:
+    """The last step every vendor message format shares: observer, event.* and related fields.
+
+    classify_event with event.kind "alert" or "event"; with `users`, a user.name "null" is
+    dropped and user.name goes to related.user; every IP address of the body (and the host name)
+    goes to related.ip.
+    """
+    classify_event(doc, vendor, product, kind, dataset, category, etype, "alert" if alert else "event")
+    if users:
+        user = get_path(doc, "user.name")
+        if user == "null":  # some devices write the word for "no user"
+            del doc["user"]["name"]
+        elif isinstance(user, str):
+            set_path(doc, "related.user", [user])
     host = get_path(doc, "host.name")
     relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)
 
 
-def local_time(doc: Doc, text: str, ctx: ParseContext, pattern: re.Pattern[str]) -> None:
+# Transport protocols as devices name them; any other protocol name is an application protocol.
+TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre"})
+
+
+def set_transport_or_protocol(doc: Doc, value: str | None, transports: frozenset[str] = TRANSPORTS) -> None:
+    """network.transport when value (lower-cased) is one of `transports`, else network.protocol."""
+    if value:
+        low = value.lower()
+        set_path(doc, "network.transport" if low in transports else "network.protocol", low)
+
+
+def set_endpoint(doc: Doc, side: str, ip: Any, port: Any) -> None:
+    """<side>.ip and <side>.address from a valid IP address, <side>.port from an integer 0-65535
+    (side: source or destination; values as a JSON record holds them, anything else is skipped)."""
+    if isinstance(ip, str):
+        canon = valid_ip(ip)
+        if canon is not None:
+            set_path(doc, f"{side}.ip", canon)
+            set_path(doc, f"{side}.address", canon)
+    if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535:
+        set_path(doc, f"{side}.port", port)
+
+
+def copy_present(doc: Doc, values: Mapping[str, str], fields: Mapping[str, str]) -> None:
+    """values[key] into its ECS field, for each key of `fields` (key -> field) with a non-empty value."""
+    for key, field in fields.items():
+        if values.get(key):
+            set_path(doc, field, values[key])
+
+
+# `YYYY-M-D h:mm:ss`, the date-time most devices write in their local time (groups y, m, d, H, M, S).
+DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
+
+
+def _datetime(m: re.Match[str], tz: tzinfo) -> datetime:
+    """The date-time of a match whose first six groups are y, m, d, H, M, S; ValueError if not real."""
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    return datetime(y, mo, d, h, mi, s, tzinfo=tz)
+
+
+def find_datetime(text: str, tz: tzinfo, pattern: re.Pattern[str] = DATETIME) -> datetime | None:
+    """The first date-time `pattern` finds in text (groups y, m, d, H, M, S) in zone tz; None when
+    there is none or it is not a real time."""
+    m = pattern.search(text)
+    if m is None:
+        return None
+    try:
+        return _datetime(m, tz)
+    except ValueError:
+        return None
+
+
+def field_time(doc: Doc, value: str, tz: tzinfo, pattern: re.Pattern[str] = DATETIME) -> None:
+    """@timestamp from a time field's value (see find_datetime); tagged `_timestamp_invalid` when
+    the value is there but is not a time."""
+    ts = find_datetime(value, tz, pattern)
+    if ts is not None:
+        doc["@timestamp"] = iso(ts)
+    elif value:
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def local_time(doc: Doc, text: str, ctx: ParseContext, pattern: re.Pattern[str] = DATETIME) -> None:
     """@timestamp from the first date-time `pattern` finds in text (groups y, m, d, H, M, S),
     read in the source's zone; tagged `_timestamp_invalid` when it is not a real time."""
     m = pattern.search(text)
     if m is None:
         return
     try:
-        y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
-        doc["@timestamp"] = iso(datetime(y, mo, d, h, mi, s, tzinfo=ctx.timezone))
+        doc["@timestamp"] = iso(_datetime(m, ctx.timezone))
     except ValueError:
         doc.setdefault("tags", []).append("_timestamp_invalid")
 
 
-def epoch_time(doc: Doc, value: Any) -> None:
-    """@timestamp from whole epoch seconds or milliseconds; 0 or less means "no time"."""
+def exact_local_time(doc: Doc, value: str, ctx: ParseContext, fmt: str = "%Y-%m-%d %H:%M:%S") -> None:
+    """@timestamp from value, a local time written exactly in `fmt` (strptime), read in the
+    source's zone; tagged `_timestamp_invalid` when it is not (an empty value included)."""
     try:
-        n = int(value)
+        doc["@timestamp"] = iso(datetime.strptime(value, fmt).replace(tzinfo=ctx.timezone))
+    except ValueError:
+        doc.setdefault("tags", []).append("_timestamp_invalid")
+
+
+def epoch_time(doc: Doc, value: Any, fractional: bool = False) -> None:
+    """@timestamp from epoch seconds or milliseconds (whole, or with `fractional` any number);
+    0 or less means "no time"."""
+    try:
+        n = float(value) if fractional else int(value)
         if n > 0:
             doc["@timestamp"] = iso(datetime.fromtimestamp(n / 1000 if n > 10**11 else n, UTC))
     except (TypeError, ValueError, OverflowError, OSError):

@@ -15,7 +15,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, split_kv
+from .kv import apply_fields, relate_ips, set_observer_header, split_kv
 
 _LEEF_START = re.compile(r"LEEF:\s?([12]\.0)\|")
 _HEX_DELIM = re.compile(r"^(?:0?[xX])([0-9A-Fa-f]{2,4})$")
@@ -121,12 +121,7 @@ def parse_leef(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "event.module", "leef")
     set_path(doc, "event.dataset", "leef.log")
     set_path(doc, "leef.version", version)
-    if vendor:
-        set_path(doc, "observer.vendor", vendor.lower())
-    if product:
-        set_path(doc, "observer.product", product)
-    if dev_version:
-        set_path(doc, "observer.version", dev_version)
+    set_observer_header(doc, vendor, product, dev_version)
     if event_id:
         set_path(doc, "event.code", event_id)
 

@@ -14,21 +14,12 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, finish_event, apply_fields, split_kv
+from .kv import apply_fields, finish_event, local_time, split_kv
 
 VENDOR = "legendsec"
 _TS = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
 _THEMIS = re.compile(r"devid=\S{1,64} date=\"?\d{4}[-/]\d{2}[-/]\d{2}")
 _TRANSPORT = re.compile(r"^(?:IPPROTO_)?(TCP|UDP|ICMP|ICMPV6|GRE|ESP|SCTP)$", re.IGNORECASE)
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
 
 
 _THEMIS_KEYS = {
@@ -72,7 +63,7 @@ def parse_themis(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "network.protocol", proto.lower())
     if pairs.get("app"):
         set_path(doc, "network.protocol", pairs["app"].lower())
-    _local_time(doc, pairs.get("date", ""), ctx)
+    local_time(doc, pairs.get("date", ""), ctx, _TS)
     action = pairs.get("action") or policy
     if action:
         set_path(doc, "event.action", action.lower().removeprefix("policy_"))
@@ -105,7 +96,7 @@ def parse_themis(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype = [*etype, "allowed"]
     elif act in ("deny", "drop", "拒绝", "block"):
         etype = [*etype, "denied"]
-    _finish(doc, body, "secgate", "firewall", "secgate", category, etype, alert)
+    finish_event(doc, body, VENDOR, "secgate", "firewall", "secgate", category, etype, alert)
 
 
 # --------------------------------------------------------------------------- SecFox bastion
@@ -132,7 +123,7 @@ def parse_secfox(body: str, doc: Doc, ctx: ParseContext) -> None:
     proto = get_path(doc, "network.protocol")
     if isinstance(proto, str):
         set_path(doc, "network.protocol", proto.lower())
-    _local_time(doc, pairs.get("time") or pairs.get("endTime") or "", ctx)
+    local_time(doc, pairs.get("time") or pairs.get("endTime") or "", ctx, _TS)
     log_type = pairs.get("logType", "")
     result = pairs.get("result", "").lower()
     if result in ("success", "failure"):
@@ -147,4 +138,4 @@ def parse_secfox(body: str, doc: Doc, ctx: ParseContext) -> None:
         category, etype = ["authentication"], ["start"]
         if get_path(doc, "event.action") is None:
             set_path(doc, "event.action", "login")
-    _finish(doc, body, "secfox", "bastion", "secfox", category, etype)
+    finish_event(doc, body, VENDOR, "secfox", "bastion", "secfox", category, etype)

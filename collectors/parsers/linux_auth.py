@@ -14,7 +14,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, set_host_os, valid_ip
+from .kv import relate_ips, set_action, set_host_os, valid_ip
 
 _SUDO = re.compile(r"\s{0,32}(\S{1,256}) : (.{0,4096}?)(?:COMMAND=(.*))?$")
 _PAM_KV = re.compile(r"(\w{1,32})=(\S{0,256})")
@@ -52,14 +52,6 @@ PROGRAMS = ("sudo", "su", "useradd", "userdel", "usermod", "groupadd", "groupdel
 def sniff_pam(body: str) -> bool:
     """A PAM module message (pam_unix(...), pam_faillock(...), "PAM n more ...")."""
     return body.startswith(("pam_", "PAM ")) and ("(" in body[:40] or "more authentication" in body[:40])
-
-
-def _event(doc: Doc, action: str, category: list[str], types: list[str], outcome: str = "") -> None:
-    set_path(doc, "event.action", action)
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", types)
-    if outcome:
-        set_path(doc, "event.outcome", outcome)
 
 
 def _related(doc: Doc, *names: str | None) -> None:
@@ -101,7 +93,8 @@ def _sudo(doc: Doc, body: str) -> bool:
     if errors:
         set_path(doc, "error.message", "; ".join(errors))
     failed = any(f in e for e in errors for f in _SUDO_FAILURES)
-    _event(doc, "sudo_denied" if failed else "sudo_command", ["process"], ["start"], "failure" if failed else "success")
+    set_action(doc, "sudo_denied" if failed else "sudo_command", ["process"], ["start"],
+               "failure" if failed else "success")
     return True
 
 
@@ -132,12 +125,12 @@ def _pam(doc: Doc, body: str) -> bool:
         if user:
             set_path(doc, "user.name", user)
             _related(doc, user)
-        _event(doc, "account_locked", ["authentication"], ["info"], "failure")
+        set_action(doc, "account_locked", ["authentication"], ["info"], "failure")
         return True
     m = _PAM_AUTH_FAIL.search(body)
     if m is not None:
         _pam_fields(doc, m.group(1))
-        _event(doc, "authentication_failure", ["authentication"], ["info"], "failure")
+        set_action(doc, "authentication_failure", ["authentication"], ["info"], "failure")
         return True
     m = _PAM_SESSION.search(body)
     if m is not None:
@@ -147,33 +140,33 @@ def _pam(doc: Doc, body: str) -> bool:
             set_path(doc, "user.effective.name", for_user)
         _related(doc, for_user, by_user)
         opened = verb == "opened"
-        _event(doc, f"session_{verb}", ["session"], ["start" if opened else "end"], "success")
+        set_action(doc, f"session_{verb}", ["session"], ["start" if opened else "end"], "success")
         return True
     m = _MAX_RETRIES.search(body)
     if m is not None:
         # More attempts than the service's limit on one connection: a guessing client.
         set_path(doc, "event.reason", f"{m.group(2)} attempts > max retries {m.group(3)}")
-        _event(doc, "max_retries_exceeded", ["authentication"], ["info"], "failure")
+        set_action(doc, "max_retries_exceeded", ["authentication"], ["info"], "failure")
         return True
     m = _SUCCEED_IF.search(body)
     if m is not None:
         set_path(doc, "user.name", m.group(2))
         set_path(doc, "event.reason", f"requirement {m.group(1)} not met")
         _related(doc, m.group(2))
-        _event(doc, "requirement_not_met", ["authentication"], ["info"], "failure")
+        set_action(doc, "requirement_not_met", ["authentication"], ["info"], "failure")
         return True
     m = _PASSWD_CHANGED.search(body)
     if m is not None:
         set_path(doc, "user.name", m.group(1))
         set_path(doc, "user.target.name", m.group(1))
         _related(doc, m.group(1))
-        _event(doc, "password_changed", ["iam"], ["change"], "success")
+        set_action(doc, "password_changed", ["iam"], ["change"], "success")
         return True
     m = _CHKPWD.search(body)
     if m is not None:
         set_path(doc, "user.name", m.group(1))
         _related(doc, m.group(1))
-        _event(doc, "authentication_failure", ["authentication"], ["info"], "failure")
+        set_action(doc, "authentication_failure", ["authentication"], ["info"], "failure")
         return True
     return False
 
@@ -194,7 +187,7 @@ def _su(doc: Doc, body: str) -> bool:
     set_path(doc, "user.name", user)
     set_path(doc, "user.effective.name", target)
     _related(doc, user, target)
-    _event(doc, "su", ["authentication"], ["start"], outcome)
+    set_action(doc, "su", ["authentication"], ["start"], outcome)
     return True
 
 
@@ -206,13 +199,13 @@ def _accounts(doc: Doc, body: str) -> bool:
         set_path(doc, "user.id", uid)
         set_path(doc, "group.id", gid)
         _related(doc, name)
-        _event(doc, "user_created", ["iam"], ["user", "creation"], "success")
+        set_action(doc, "user_created", ["iam"], ["user", "creation"], "success")
         return True
     m = _NEW_GROUP.search(body)
     if m is not None:
         set_path(doc, "group.name", m.group(1))
         set_path(doc, "group.id", m.group(2))
-        _event(doc, "group_created", ["iam"], ["group", "creation"], "success")
+        set_action(doc, "group_created", ["iam"], ["group", "creation"], "success")
         return True
     m = _GPASSWD.search(body)
     if m is not None:
@@ -221,7 +214,7 @@ def _accounts(doc: Doc, body: str) -> bool:
         set_path(doc, "user.target.name", target)
         set_path(doc, "group.name", group)
         _related(doc, actor, target)
-        _event(doc, f"group_member_{verb}", ["iam"], ["change"], "success")
+        set_action(doc, f"group_member_{verb}", ["iam"], ["change"], "success")
         return True
     m = _USER_OP.search(body)
     if m is not None:
@@ -229,18 +222,18 @@ def _accounts(doc: Doc, body: str) -> bool:
         set_path(doc, "user.name", name)
         _related(doc, name)
         if op == "failed adding user":
-            _event(doc, "user_created", ["iam"], ["user", "creation"], "failure")
+            set_action(doc, "user_created", ["iam"], ["user", "creation"], "failure")
         elif op == "delete user":
-            _event(doc, "user_deleted", ["iam"], ["user", "deletion"], "success")
+            set_action(doc, "user_deleted", ["iam"], ["user", "deletion"], "success")
         else:
-            _event(doc, op.replace(" ", "_"), ["iam"], ["user", "change"], "success")
+            set_action(doc, op.replace(" ", "_"), ["iam"], ["user", "change"], "success")
         return True
     m = _GROUP_OP.search(body)
     if m is not None:
         set_path(doc, "group.name", m.group(2))
         deleted = "remove" in m.group(1) or "delete" in m.group(1)
-        _event(doc, "group_deleted" if deleted else "group_created", ["iam"],
-               ["group", "deletion" if deleted else "creation"], "success")  # fmt: skip
+        set_action(doc, "group_deleted" if deleted else "group_created", ["iam"],
+                   ["group", "deletion" if deleted else "creation"], "success")  # fmt: skip
         return True
     return False
 

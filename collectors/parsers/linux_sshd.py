@@ -13,7 +13,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import set_host_os
+from .kv import set_action, set_host_os
 
 # Names that sshd writes verbatim may hold spaces; bounded lazy groups keep matching linear.
 _USER = r"(.{0,256}?)"
@@ -72,11 +72,7 @@ def _set_event(
 ) -> None:
     """The event.* classification of an sshd message (one that was understood: the host observes)."""
     set_host_os(doc, "linux")
-    set_path(doc, "event.action", action)
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", type_)
-    if outcome:
-        set_path(doc, "event.outcome", outcome)
+    set_action(doc, action, category, type_, outcome)
 
 
 @register_message("linux_sshd", programs=("sshd",))

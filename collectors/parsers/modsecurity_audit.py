@@ -6,13 +6,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import orjson
-
 from soc.model import iso, set_path
 
 from . import register_message
-from .base import Doc, ParseContext, ParseError
-from .kv import set_url, relate_ips, set_observer, valid_ip
+from .base import Doc, ParseContext, ParseError, decode_json
+from .kv import classify_event, relate_ips, set_endpoint, set_url
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 
@@ -54,21 +52,6 @@ def _time(text: Any, ctx: ParseContext) -> datetime:
                     int(m.group("h")), int(m.group("m")), int(m.group("s")), tzinfo=tz)
 
 
-def _endpoint(doc: Doc, side: str, ip: Any, port: Any) -> None:
-    """source/destination .ip/.address/.port from the transaction."""
-    if isinstance(ip, str):
-        canon = valid_ip(ip)
-        if canon is not None:
-            set_path(doc, f"{side}.ip", canon)
-            set_path(doc, f"{side}.address", canon)
-    if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535:
-        set_path(doc, f"{side}.port", port)
-
-
-def _url(doc: Doc, target: str) -> None:
-    set_url(doc, target)
-
-
 def _headers(doc: Doc, headers: Any) -> None:
     """Host and User-Agent request headers."""
     if not isinstance(headers, dict):
@@ -105,8 +88,8 @@ def _rules(doc: Doc, rules: list[dict[str, str]]) -> None:
 
 def _v3(tx: dict[str, Any], doc: Doc, ctx: ParseContext) -> list[dict[str, str]]:
     """libmodsecurity 3: everything is inside "transaction"."""
-    _endpoint(doc, "source", tx.get("client_ip"), tx.get("client_port"))
-    _endpoint(doc, "destination", tx.get("host_ip"), tx.get("host_port"))
+    set_endpoint(doc, "source", tx.get("client_ip"), tx.get("client_port"))
+    set_endpoint(doc, "destination", tx.get("host_ip"), tx.get("host_port"))
     txid = tx.get("unique_id") or tx.get("id")
     if isinstance(txid, str | int):
         set_path(doc, "http.request.id", str(txid))
@@ -116,7 +99,7 @@ def _v3(tx: dict[str, Any], doc: Doc, ctx: ParseContext) -> list[dict[str, str]]
         set_path(doc, "http.request.method", method)
     uri = request.get("uri")
     if isinstance(uri, str) and uri:
-        _url(doc, uri)
+        set_url(doc, uri)
     version = request.get("http_version")
     if isinstance(version, int | float) and not isinstance(version, bool):
         set_path(doc, "http.version", f"{version:.1f}" if isinstance(version, float) else str(version))
@@ -149,8 +132,8 @@ def _v3(tx: dict[str, Any], doc: Doc, ctx: ParseContext) -> list[dict[str, str]]
 
 def _v2(record: dict[str, Any], tx: dict[str, Any], doc: Doc) -> list[dict[str, str]]:
     """ModSecurity 2 (Apache module) JSON: transaction, request, response, audit_data."""
-    _endpoint(doc, "source", tx.get("remote_address"), tx.get("remote_port"))
-    _endpoint(doc, "destination", tx.get("local_address"), tx.get("local_port"))
+    set_endpoint(doc, "source", tx.get("remote_address"), tx.get("remote_port"))
+    set_endpoint(doc, "destination", tx.get("local_address"), tx.get("local_port"))
     if isinstance(tx.get("transaction_id"), str):
         set_path(doc, "http.request.id", tx["transaction_id"])
     request = record.get("request") if isinstance(record.get("request"), dict) else {}
@@ -159,7 +142,7 @@ def _v2(record: dict[str, Any], tx: dict[str, Any], doc: Doc) -> list[dict[str, 
         m = _REQUEST_LINE.fullmatch(line)
         if m is not None:
             set_path(doc, "http.request.method", m.group("method"))
-            _url(doc, m.group("target"))
+            set_url(doc, m.group("target"))
             if m.group("version"):
                 set_path(doc, "http.version", m.group("version"))
     _headers(doc, request.get("headers"))
@@ -197,18 +180,11 @@ def _v2(record: dict[str, Any], tx: dict[str, Any], doc: Doc) -> list[dict[str, 
 @register_message("modsecurity_audit", sniff=_sniff, priority=20)
 def enrich_modsecurity_audit(body: str, doc: Doc, ctx: ParseContext) -> None:
     """Read one ModSecurity JSON audit record into ECS fields of `doc`, in place."""
-    try:
-        record = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError("modsecurity_json_invalid", str(exc)) from exc
+    record = decode_json(body, "modsecurity_json_invalid")
     tx = record.get("transaction") if isinstance(record, dict) else None
     if not isinstance(tx, dict):
         raise ParseError("modsecurity_not_audit", "no transaction object")
-    set_observer(doc, "modsecurity", "modsecurity", "waf")
-    set_path(doc, "event.module", "modsecurity")
-    set_path(doc, "event.dataset", "modsecurity.auditlog")
-    set_path(doc, "event.category", ["web"])
-    set_path(doc, "event.type", ["access"])
+    classify_event(doc, "modsecurity", "modsecurity", "waf", "auditlog", ["web"], ["access"])
     try:
         set_path(doc, "@timestamp", iso(_time(tx.get("time_stamp") or tx.get("time"), ctx)))
     except (ValueError, OverflowError):

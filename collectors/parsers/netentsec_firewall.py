@@ -9,7 +9,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer
+from .kv import classify_event, relate_ips
 
 _REC = re.compile(r"(\d{1,3}),(\d{10}),([\w\-.]{1,64}),(\d),[^,]{0,64},NSLOG_SYSLOG ID=([\w\-]{0,64}),PARA=(.*)", re.S)
 
@@ -35,9 +35,5 @@ def parse_netentsec(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.code", code)
     set_path(doc, "event.action", module)
     set_path(doc, "soc.device.para", para.strip())
-    set_observer(doc, "netentsec", "ngfw", "firewall")
-    set_path(doc, "event.module", "netentsec")
-    set_path(doc, "event.dataset", "netentsec.ngfw")
-    set_path(doc, "event.category", ["host"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "netentsec", "ngfw", "firewall", "ngfw", ["host"], ["info"])
     relate_ips(doc, body)

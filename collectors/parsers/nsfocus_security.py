@@ -10,22 +10,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from soc.model import get_path, iso, set_path
 
 from . import register_message
-from .base import Doc, ParseContext, ParseError
-from .kv import local_time, finish_event, apply_fields, set_url, split_kv, valid_ip
+from .base import Doc, ParseContext, ParseError, decode_json
+from .kv import apply_fields, finish_event, local_time, set_url, split_kv, valid_ip
 
 VENDOR = "nsfocus"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
 _RULE = re.compile(r"\[(\d{1,12})\]\s*(.*)", re.S)
 _TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre"})
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
 
 
 def _any_time(doc: Doc, value: Any, ctx: ParseContext) -> None:
@@ -38,12 +32,7 @@ def _any_time(doc: Doc, value: Any, ctx: ParseContext) -> None:
         except (ValueError, OverflowError, OSError):
             doc.setdefault("tags", []).append("_timestamp_invalid")
     elif text:
-        _local_time(doc, text, ctx)
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
+        local_time(doc, text, ctx, _TS)
 
 
 def _proto(doc: Doc, value: str | None) -> None:
@@ -119,16 +108,16 @@ def parse_nids(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", security or "alert")
         malware = "av" in security or "threat_file" in security or pairs.get("threat_type") == "av"
         category = ["malware", "intrusion_detection"] if malware else ["intrusion_detection", "network"]
-        _finish(doc, body, "nids", kind, "nids", category, ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "nids", kind, "nids", category, ["info"], alert=True)
     elif pairs.get("loginip") or pairs.get("user"):
         set_path(doc, "event.action", "admin_operation")
         outcome = pairs.get("oper_result", "").lower()
         if outcome in ("success", "failure"):
             set_path(doc, "event.outcome", outcome)
-        _finish(doc, body, "nids", kind, "nids_admin", ["configuration"], ["change"])
+        finish_event(doc, body, VENDOR, "nids", kind, "nids_admin", ["configuration"], ["change"])
     else:
         set_path(doc, "event.action", pairs.get("module") or "system")
-        _finish(doc, body, "nids", kind, "nids_system", ["host"], ["info"])
+        finish_event(doc, body, VENDOR, "nids", kind, "nids_system", ["host"], ["info"])
 
 
 def sniff_legacy_alert(body: str) -> bool:
@@ -146,11 +135,11 @@ def parse_legacy_alert(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra=_IDS_KEYS)
     _rule(doc, event)
     _proto(doc, proto)
-    _local_time(doc, body[:40], ctx)
+    local_time(doc, body[:40], ctx, _TS)
     if pairs.get("danger_degree", "").isdigit():
         set_path(doc, "event.severity", int(pairs["danger_degree"]))
     set_path(doc, "event.action", "alert")
-    _finish(doc, body, "nids", "ids", "alert", ["intrusion_detection", "network"], ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "nids", "ids", "alert", ["intrusion_detection", "network"], ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- admin logins
@@ -172,8 +161,8 @@ def parse_login(body: str, doc: Doc, ctx: ParseContext) -> None:
     elif "失败" in body:
         set_path(doc, "event.outcome", "failure")
     bastion = "comment:" in body
-    _finish(doc, body, "osms" if bastion else "nids", "bastion" if bastion else "ids", "login",
-            ["authentication"], ["start"])
+    finish_event(doc, body, VENDOR, "osms" if bastion else "nids", "bastion" if bastion else "ids", "login",
+                 ["authentication"], ["start"])
 
 
 def sniff_nf_system(body: str) -> bool:
@@ -184,11 +173,11 @@ def sniff_nf_system(body: str) -> bool:
 @register_message("nsfocus_nf_system", sniff=sniff_nf_system, priority=25)
 def parse_nf_system(body: str, doc: Doc, ctx: ParseContext) -> None:
     """NSFOCUS NF firewall system messages (temperature, resources)."""
-    _local_time(doc, body[:30], ctx)
+    local_time(doc, body[:30], ctx, _TS)
     module, _, text = body.partition(";module:")[2].strip().partition(" ")
     set_path(doc, "event.action", module or "system")
     set_path(doc, "soc.device.msg", text.strip())
-    _finish(doc, body, "nf", "firewall", "nf_system", ["host"], ["info"])
+    finish_event(doc, body, VENDOR, "nf", "firewall", "nf_system", ["host"], ["info"])
 
 
 # --------------------------------------------------------------------------- OSMS bastion
@@ -207,7 +196,7 @@ def parse_osms(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra=extra)
     _any_time(doc, pairs.get("cmd_time"), ctx)
     set_path(doc, "event.action", "command_blocked" if pairs.get("block") == "1" else "command")
-    _finish(doc, body, "osms", "bastion", "osms", ["process"], ["start"])
+    finish_event(doc, body, VENDOR, "osms", "bastion", "osms", ["process"], ["start"])
 
 
 # --------------------------------------------------------------------------- ADS (Collapsar)
@@ -231,13 +220,13 @@ def parse_ads(body: str, doc: Doc, ctx: ParseContext) -> None:
                 set_path(doc, "source.ip", ip)
             result = fields[2].strip()
             set_path(doc, "event.outcome", "success" if result in ("成功", "success") else "failure")
-            _local_time(doc, fields[4], ctx)
+            local_time(doc, fields[4], ctx, _TS)
         set_path(doc, "event.action", "login")
-        _finish(doc, body, "ads", "ips", "ads_login", ["authentication"], ["start"])
+        finish_event(doc, body, VENDOR, "ads", "ips", "ads_login", ["authentication"], ["start"])
         return
-    _local_time(doc, body, ctx)
+    local_time(doc, body, ctx, _TS)
     set_path(doc, "event.action", "link_state" if body.startswith("LinkState") else "load")
-    _finish(doc, body, "ads", "ips", "ads_system", ["host"], ["info"])
+    finish_event(doc, body, VENDOR, "ads", "ips", "ads_system", ["host"], ["info"])
 
 
 # --------------------------------------------------------------------------- SAS audit, DAS, ESS
@@ -256,7 +245,7 @@ def parse_sas(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra={**_IDS_KEYS, **extra})
     _any_time(doc, pairs.get("time"), ctx)
     set_path(doc, "event.action", pairs.get("type") or "audit")
-    _finish(doc, body, "sas", "audit", "sas", ["network"], ["access"])
+    finish_event(doc, body, VENDOR, "sas", "audit", "sas", ["network"], ["access"])
 
 
 def sniff_das(body: str) -> bool:
@@ -278,9 +267,9 @@ def parse_das(body: str, doc: Doc, ctx: ParseContext) -> None:
         "SQL语句": "soc.device.sql", "客户端MAC地址": "source.mac",
     }  # fmt: skip
     apply_fields(doc, pairs, extra=extra)
-    _local_time(doc, pairs.get("捕获时间", ""), ctx)
+    local_time(doc, pairs.get("捕获时间", ""), ctx, _TS)
     set_path(doc, "event.action", "sql_risk")
-    _finish(doc, body, "das", "dbaudit", "das", ["database"], ["access"], alert=True)
+    finish_event(doc, body, VENDOR, "das", "dbaudit", "das", ["database"], ["access"], alert=True)
 
 
 def sniff_ess(body: str) -> bool:
@@ -292,10 +281,7 @@ def sniff_ess(body: str) -> bool:
 @register_message("nsfocus_ess", sniff=sniff_ess, priority=25)
 def parse_ess(body: str, doc: Doc, ctx: ParseContext) -> None:
     """NSFOCUS ESS endpoint virus detections."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError("ess_json", str(exc)) from exc
+    obj = decode_json(body, "ess_json")
     content = obj.get("content") if isinstance(obj, dict) else None
     if not isinstance(content, dict):
         raise ParseError("ess_json", "no content object")
@@ -311,7 +297,7 @@ def parse_ess(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "threat.software.name", str(content["VirusName"]))
     _any_time(doc, content.get("InfectedTime"), ctx)
     set_path(doc, "event.action", "virus_detected")
-    _finish(doc, body, "ess", "edr", "ess", ["malware"], ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "ess", "edr", "ess", ["malware"], ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- UTS flow CSV
@@ -349,7 +335,7 @@ def parse_uts(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "observer.serial_number", f[5])
     _any_time(doc, f[8], ctx)
     set_path(doc, "event.action", f"flow_{kind.lower()}")
-    _finish(doc, body, "uts", "ips", "uts", ["network"], ["connection"])
+    finish_event(doc, body, VENDOR, "uts", "ips", "uts", ["network"], ["connection"])
 
 
 # --------------------------------------------------------------------------- WAF
@@ -376,14 +362,14 @@ def parse_waf(body: str, doc: Doc, ctx: ParseContext) -> None:
              "protocol_type": "network.protocol"}
     apply_fields(doc, pairs, extra={**_IDS_KEYS, **extra})
     at = body.find("stat_time:")
-    _local_time(doc, body[at : at + 40] if at >= 0 else "", ctx)
+    local_time(doc, body[at : at + 40] if at >= 0 else "", ctx, _TS)
     tag = pairs.get("tag", "")
     proto = get_path(doc, "network.protocol")
     if isinstance(proto, str):
         set_path(doc, "network.protocol", proto.lower())
     if tag == "waf_log_websec":
         set_path(doc, "event.action", (pairs.get("action") or "alert").lower())
-        _finish(doc, body, "waf", "waf", "websec", ["web", "intrusion_detection"], ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "waf", "waf", "websec", ["web", "intrusion_detection"], ["info"], alert=True)
     else:
         set_path(doc, "event.action", tag.removeprefix("waf_log_") or "stat")
-        _finish(doc, body, "waf", "waf", "stat", ["host"], ["info"])
+        finish_event(doc, body, VENDOR, "waf", "waf", "stat", ["host"], ["info"])

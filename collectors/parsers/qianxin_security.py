@@ -5,37 +5,16 @@ and the `time|!ip|!type|!{json}` shape), the server security system (CEF) and th
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
 from .cef import parse_cef
-from .kv import local_time, epoch_time, finish_event, apply_fields, split_kv
+from .kv import apply_fields, epoch_time, finish_event, local_time, set_transport_or_protocol, split_kv
 
 VENDOR = "qianxin"
 _TS = re.compile(r"(\d{4})[-/]?(\d{2})[-/]?(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
-_TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre"})
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
-
-
-def _epoch_time(doc: Doc, value: Any) -> None:
-    epoch_time(doc, value)
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
-
-
-def _proto(doc: Doc, value: str | None) -> None:
-    if value:
-        low = value.lower()
-        set_path(doc, "network.transport" if low in _TRANSPORTS else "network.protocol", low)
 
 
 # --------------------------------------------------------------------------- NSG firewall
@@ -69,9 +48,9 @@ def parse_nsg(body: str, doc: Doc, ctx: ParseContext) -> None:
             pairs.pop(key)
     proto = pairs.pop("proto", None)
     apply_fields(doc, pairs, extra=_NSG_KEYS)
-    _proto(doc, proto)
+    set_transport_or_protocol(doc, proto)
     if pairs.get("time"):
-        _epoch_time(doc, pairs["time"])
+        epoch_time(doc, pairs["time"])
     action = pairs.get("action", "").lower()
     log_type = pairs.get("type", "")
     threat = log_type == "threat" or pairs.get("module") in ("ad", "ips", "av")
@@ -83,7 +62,7 @@ def parse_nsg(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype.append("allowed")
     if log_type.startswith("traffic-"):
         etype.append("start" if log_type.endswith("start") else "end")
-    _finish(doc, body, "nsg", "firewall", "nsg", category, etype, alert=threat)
+    finish_event(doc, body, VENDOR, "nsg", "firewall", "nsg", category, etype, alert=threat)
 
 
 # --------------------------------------------------------------------------- SkyEye / NDS sensors
@@ -111,13 +90,14 @@ def parse_skyeye(body: str, doc: Doc, ctx: ParseContext) -> None:
     pairs = split_kv(rest, "=")
     proto = pairs.pop("proto", None)
     apply_fields(doc, pairs, extra=_SKYEYE_KEYS)
-    _proto(doc, proto or pairs.get("protol7_name"))
+    set_transport_or_protocol(doc, proto or pairs.get("protol7_name"))
     for key in ("write_date", "access_time"):
         if pairs.get(key):
-            _epoch_time(doc, pairs[key])
+            epoch_time(doc, pairs[key])
             break
     set_path(doc, "event.action", log_type)
-    _finish(doc, body, "skyeye", "ids", log_type, ["intrusion_detection", "network"], ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "skyeye", "ids", log_type, ["intrusion_detection", "network"], ["info"],
+                 alert=True)
 
 
 _PIPE_HEAD = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\|!([^|]{1,64})\|!([\w\-.]{1,64})\|!")
@@ -135,7 +115,7 @@ def parse_skyeye_pipe(body: str, doc: Doc, ctx: ParseContext) -> None:
     m = _PIPE_HEAD.match(body)
     if m is None:
         raise ParseError("skyeye_pipe_head", "no time|!ip|!type|! head")
-    _local_time(doc, m.group(1), ctx)
+    local_time(doc, m.group(1), ctx, _TS)
     set_path(doc, "observer.hostname", m.group(2))
     log_type = m.group(3)
     pairs: dict[str, str] = {}
@@ -151,9 +131,10 @@ def parse_skyeye_pipe(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra=_SKYEYE_KEYS)
     set_path(doc, "event.action", log_type)
     if log_type == "log":
-        _finish(doc, body, "skyeye", "ids", "sensor_status", ["host"], ["info"])
+        finish_event(doc, body, VENDOR, "skyeye", "ids", "sensor_status", ["host"], ["info"])
     else:
-        _finish(doc, body, "skyeye", "ids", "webids", ["intrusion_detection", "web"], ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "skyeye", "ids", "webids", ["intrusion_detection", "web"], ["info"],
+                     alert=True)
 
 
 # --------------------------------------------------------------------------- server security (CEF)
@@ -178,7 +159,7 @@ def parse_qianxin_cef(body: str, doc: Doc, ctx: ParseContext) -> None:
     }  # fmt: skip
     apply_fields(doc, pairs, extra=extra, keep_rest=False)
     if pairs.get("time"):
-        _local_time(doc, pairs["time"], ctx)
+        local_time(doc, pairs["time"], ctx, _TS)
     name = str(get_path(doc, "cef.name") or "")
     if "登录" in name:
         category, etype = ["authentication"], ["start"]
@@ -190,7 +171,7 @@ def parse_qianxin_cef(body: str, doc: Doc, ctx: ParseContext) -> None:
         category, etype = ["file", "host"], ["change"]
     else:
         category, etype = ["host"], ["info"]
-    _finish(doc, body, "server_security", "utm", "server_security", category, etype)
+    finish_event(doc, body, VENDOR, "server_security", "utm", "server_security", category, etype)
 
 
 # --------------------------------------------------------------------------- SSL VPN
@@ -211,7 +192,7 @@ def parse_sslvpn(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m is None:
         raise ParseError("sslvpn_shape", "not a Qianxin SSL VPN line")
     day, clock, module, level, code, obj, action, user, result, msg = m.groups()
-    _local_time(doc, f"{day} {clock}", ctx)
+    local_time(doc, f"{day} {clock}", ctx, _TS)
     set_path(doc, "event.code", code)
     set_path(doc, "log.level", level)
     set_path(doc, "event.action", action.strip().lower())
@@ -223,5 +204,5 @@ def parse_sslvpn(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "soc.device.module", module)
     set_path(doc, "soc.device.msg", msg.strip())
     auth = action.strip().lower() in ("login", "logout", "auth")
-    _finish(doc, body, "sslvpn", "vpn", "sslvpn", ["authentication"] if auth else ["network"],
-            ["start"] if auth else ["info"])
+    finish_event(doc, body, VENDOR, "sslvpn", "vpn", "sslvpn", ["authentication"] if auth else ["network"],
+                 ["start"] if auth else ["info"])

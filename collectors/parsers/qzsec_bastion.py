@@ -9,7 +9,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, relate_ips, valid_ip
 
 _LEVELS = "EMERGENCY|ALERT|CRITICAL|ERROR|WARNING|NOTICE|INFORMATIONAL|DEBUG"
 _REC = re.compile(rf"(?:^|\s)(\w{{1,32}}):(\w{{1,32}})(?:\((\w{{1,16}})\))?\(({_LEVELS})\)\((.*)\)\s*$", re.S)
@@ -89,10 +89,6 @@ def parse_ris(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "event.outcome", "success")
     if channel:
         set_path(doc, "network.protocol", channel.lower())
-    set_observer(doc, "qzsec", "ris", "bastion")
-    set_path(doc, "event.module", "qzsec")
-    set_path(doc, "event.dataset", f"qzsec.{lowk}")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+    classify_event(doc, "qzsec", "ris", "bastion", lowk, category, etype)
     host = get_path(doc, "host.name")
     relate_ips(doc, f"{host} {body}" if isinstance(host, str) else body)

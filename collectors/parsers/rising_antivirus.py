@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer
+from .kv import classify_event, exact_local_time, relate_ips
 
 _REC = re.compile(r"AV (\d{1,3}) (\S{1,256}) (\S{1,32}) (\S{1,32}) (\S{1,64}) (\S{1,512}) (.{1,2048}?) "
                   r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (\S{1,64}) (\d{1,3}(?:\.\d{1,3}){3}) "
@@ -28,10 +27,7 @@ def parse_rising(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m is None:
         raise ParseError("rising_shape", "not a Rising AV record")
     _n, virus, vtype, result, task, fname, fpath, stamp, host, ip, mac = m.groups()
-    try:
-        doc["@timestamp"] = iso(datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ctx.timezone))
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    exact_local_time(doc, stamp, ctx)
     set_path(doc, "rule.name", virus)
     set_path(doc, "threat.software.name", virus)
     set_path(doc, "rule.category", vtype)
@@ -46,10 +42,5 @@ def parse_rising(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.outcome", "success")
     elif result.endswith("失败"):
         set_path(doc, "event.outcome", "failure")
-    set_observer(doc, "rising", "esm", "antivirus")
-    set_path(doc, "event.module", "rising")
-    set_path(doc, "event.dataset", "rising.esm")
-    set_path(doc, "event.kind", "alert")
-    set_path(doc, "event.category", ["malware"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "rising", "esm", "antivirus", "esm", ["malware"], ["info"], "alert")
     relate_ips(doc, body)

@@ -16,7 +16,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import relate_ips, set_observer_dataset, valid_ip
 
 _HEAD = re.compile(r"([A-Za-z_]{2,32}) : (\[\{)")
 
@@ -52,9 +52,7 @@ def parse_sangfor_edr(body: str, doc: Doc, ctx: ParseContext) -> None:
     if not isinstance(records, list) or not records or not isinstance(records[0], dict):
         raise ParseError("not_sangfor_edr", "empty record list")
     rec: dict[str, Any] = records[0]
-    set_observer(doc, "sangfor", "edr", "edr")
-    set_path(doc, "event.module", "sangfor")
-    set_path(doc, "event.dataset", "sangfor.edr")
+    set_observer_dataset(doc, "sangfor", "edr", "edr", "edr")
     set_path(doc, "event.action", log_type.lower())
     cats, kind = _TYPES.get(log_type.lower(), (["host"], "event"))
     set_path(doc, "event.category", cats)

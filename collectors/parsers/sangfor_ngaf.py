@@ -13,14 +13,13 @@ from datetime import datetime
 
 from soc.model import get_path, iso, set_path
 
-from . import register_message
+from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer
+from .kv import DATETIME, apply_fields, relate_ips, relate_user, set_observer_dataset
 
 _SNIFF = re.compile(r"日志类型[:：]")
 # ", " followed by a key (CJK/latin, no comma or colon) and a colon: the next pair starts there.
 _SPLIT = re.compile(r",\s(?=[^,:：\s][^,:：]{0,23}[:：])")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 
 EXTRA: dict[str, str] = {
     "源IP": "source.ip",
@@ -68,8 +67,9 @@ def _partition(part: str) -> tuple[str, str, str]:
     return part[:i], part[i], part[i + 1 :]
 
 
+@register_message("sangfor_ngaf", sniff=lambda body: _SNIFF.match(body[:16]) is not None, priority=20)
 def parse_ngaf_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, str] | None = None) -> None:
-    """Read an NGAF/WAF body into doc; `product` forces (product, observer.type)."""
+    """Sangfor NGAF (or WAF) Chinese key-value log; `product` forces (product, observer.type)."""
     m = _SNIFF.search(body[:64])
     if m is None:
         raise ParseError("not_sangfor_ngaf", "no 日志类型:")
@@ -78,9 +78,7 @@ def parse_ngaf_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str,
     name, kind = ("waf", "waf") if log_type == "WEB应用防护" else ("ngaf", "firewall")
     if product is not None:
         name, kind = product
-    set_observer(doc, "sangfor", name, kind)
-    set_path(doc, "event.module", "sangfor")
-    set_path(doc, "event.dataset", f"sangfor.{name}")
+    set_observer_dataset(doc, "sangfor", name, kind, name)
     set_path(doc, "soc.device.log_type", log_type)
     fields = {k: v for k, v in pairs.items() if k in EXTRA and v not in ("", "(null)", "-")}
     apply_fields(doc, fields, extra=EXTRA, keep_rest=False)
@@ -93,7 +91,7 @@ def parse_ngaf_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str,
     if action:
         set_path(doc, "event.action", action)
     stamp = pairs.get("时间") or pairs.get("登录时间") or ""
-    tm = _TIME.search(stamp)
+    tm = DATETIME.search(stamp)
     if tm is not None:
         try:
             when = datetime(*(int(g) for g in tm.groups()), tzinfo=ctx.timezone)  # type: ignore[misc]
@@ -138,18 +136,9 @@ def parse_ngaf_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str,
         set_path(doc, "event.outcome", "failure")
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", types)
-    if get_path(doc, "user.name"):
-        set_path(doc, "related.user", [get_path(doc, "user.name")])
+    relate_user(doc)
     relate_ips(doc, body)
 
 
-@register_message("sangfor_ngaf", sniff=lambda body: _SNIFF.match(body[:16]) is not None, priority=20)
-def parse_sangfor_ngaf(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """Sangfor NGAF (or WAF) Chinese key-value log."""
-    parse_ngaf_pairs(body, doc, ctx)
-
-
-@register_message("sangfor_waf")
-def parse_sangfor_waf(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """The same format from a source configured as a Sangfor WAF."""
-    parse_ngaf_pairs(body, doc, ctx, ("waf", "waf"))
+# The same format from a source configured as a Sangfor WAF.
+register_product("sangfor_waf", parse_ngaf_pairs, ("waf", "waf"))

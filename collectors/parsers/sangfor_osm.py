@@ -15,11 +15,10 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import DATETIME, relate_ips, set_observer_dataset, valid_ip
 
 _LEVEL = re.compile(r"日志级别[:：]\s?\[([A-Za-z]{2,16})\]")
 _ACCOUNT = re.compile(r"通过账号\[?([^\]\)\s，,\[]{1,64}?)\]?(?:登录|\)|在|，)")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 _SESSION = re.compile(
     r"通过\[([^\]]{1,64})\]访问\[([^\]]{1,64})\],用\[([^\]]{1,64})\]账号通过\[([^\]]{1,32})\]协议"
 )
@@ -37,7 +36,7 @@ def _sniff(body: str) -> bool:
 
 def _local(doc: Doc, text: str, ctx: ParseContext) -> None:
     """@timestamp from the last local time of the text (the end of a session, the action time)."""
-    found = _TIME.findall(text)
+    found = DATETIME.findall(text)
     if not found:
         return
     try:
@@ -52,9 +51,7 @@ def parse_sangfor_osm(body: str, doc: Doc, ctx: ParseContext) -> None:
     level = _LEVEL.search(body)
     if level is None:
         raise ParseError("not_sangfor_osm", "no 日志级别")
-    set_observer(doc, "sangfor", "osm", "bastion")
-    set_path(doc, "event.module", "sangfor")
-    set_path(doc, "event.dataset", "sangfor.osm")
+    set_observer_dataset(doc, "sangfor", "osm", "bastion", "osm")
     set_path(doc, "log.level", level.group(1).lower())
     start = body.find("i: ")
     text = body[start + 3 :] if body.startswith("{") and start >= 0 else body
@@ -77,7 +74,7 @@ def parse_sangfor_osm(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", "access")
         set_path(doc, "event.category", ["session"])
         set_path(doc, "event.type", ["end"] if "到[" in text else ["start"])
-        times = _TIME.findall(text)
+        times = DATETIME.findall(text)
         if len(times) >= 2:
             try:
                 set_path(doc, "event.start", iso(datetime(*(int(g) for g in times[0]), tzinfo=ctx.timezone)))  # type: ignore[misc]

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
 
-from soc.model import iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, valid_ip
+from .kv import apply_fields, classify_event, local_time, relate_ips, valid_ip
 
 _AC = re.compile(r"\[log_type:[a-z_]{1,32}\] \[record_time:")
 _AC_PAIR = re.compile(r"\[([A-Za-z_]{1,32}):([^\]]{0,2048})\]")
@@ -28,30 +27,14 @@ _DAS_PAIR = re.compile(r'"([a-z_0-9]{1,32}):((?:[^"\\]|\\.){0,65536})"')
 _AD = re.compile(r":\s{1,2}(?:[A-Z_]{2,20}: |\S{1,64} ,  \S{2,45} ,  )")
 _YJ = re.compile(r"(?:[\d-]{10} [\d:,]{8,12} - )?(\S{2,45}) - ([A-Z]{4,8}) - user[：:]\s?(\S{1,64}) - ip: (\S{2,45}) - ")
 _YJ_ITEM = re.compile(r" - (behavior|object): ([^-]{1,128}?) (?=-)")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 
 DAS_EXTRA: dict[str, str] = {"db_usr": "user.name", "sql": "db.statement", "db_name": "db.name",
                              "db_type": "db.type"}  # fmt: skip
 
 
-def _local(doc: Doc, value: str, ctx: ParseContext) -> None:
-    """@timestamp from a local `YYYY-MM-DD hh:mm:ss`, tagged when invalid."""
-    m = _TIME.search(value)
-    if m is None:
-        return
-    try:
-        doc["@timestamp"] = iso(datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone))  # type: ignore[misc]
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
-
-
 def _head(doc: Doc, product: str, kind: str, cats: list[str]) -> None:
     """Observer, module, dataset and categories."""
-    set_observer(doc, "sangfor", product, kind)
-    set_path(doc, "event.module", "sangfor")
-    set_path(doc, "event.dataset", f"sangfor.{product}")
-    set_path(doc, "event.category", cats)
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "sangfor", product, kind, product, cats, ["info"])
 
 
 @register_message("sangfor_ac", sniff=lambda body: _AC.match(body[:40]) is not None, priority=30)
@@ -59,7 +42,7 @@ def parse_sangfor_ac(body: str, doc: Doc, ctx: ParseContext) -> None:
     """Sangfor AC behaviour record: `[key:value]` fields."""
     pairs = dict(_AC_PAIR.findall(body))
     _head(doc, "ac", "acm", ["network"])
-    _local(doc, pairs.get("record_time", ""), ctx)
+    local_time(doc, pairs.get("record_time", ""), ctx)
     fields = {"src_ip": pairs.get("host_ip", ""), "dst_ip": pairs.get("dst_ip", ""), "url": pairs.get("url", "")}
     apply_fields(doc, {k: v for k, v in fields.items() if v not in ("", "-", "::", "0.0.0.0")}, keep_rest=False)
     user = pairs.get("user", "")
@@ -81,7 +64,7 @@ def parse_sangfor_das(body: str, doc: Doc, ctx: ParseContext) -> None:
     _head(doc, "das", "dbaudit", ["database"])
     date, clock = pairs.get("date", ""), pairs.get("record_time", "")
     if len(date) == 8 and date.isdigit():
-        _local(doc, f"{date[:4]}-{date[4:6]}-{date[6:]} {clock}", ctx)
+        local_time(doc, f"{date[:4]}-{date[4:6]}-{date[6:]} {clock}", ctx)
     apply_fields(doc, {k: v for k, v in pairs.items() if k in ("src_ip", "src_port", "dst_ip", "dst_port")},
                  keep_rest=False)  # fmt: skip
     apply_fields(doc, {k: v for k, v in pairs.items() if k in DAS_EXTRA and v}, extra=DAS_EXTRA, keep_rest=False)
@@ -110,7 +93,7 @@ def parse_sangfor_atrust(body: str, doc: Doc, ctx: ParseContext) -> None:
     except ValueError as exc:
         raise ParseError("not_sangfor_atrust", str(exc)) from exc
     _head(doc, "atrust", "vpn", ["network", "authentication"])
-    _local(doc, str(_get(rec, "event", "timestamp") or ""), ctx)
+    local_time(doc, str(_get(rec, "event", "timestamp") or ""), ctx)
     client = valid_ip(str(_get(rec, "client", "ip") or ""))
     if client:
         set_path(doc, "source.ip", client)

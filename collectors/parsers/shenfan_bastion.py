@@ -9,7 +9,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, relate_ips, valid_ip
 
 _ACCOUNT = re.compile(r"通过账号\[([^\]]{1,64})\]")
 _TIMES = re.compile(r"登录在\[([^\]]{1,32})\]到\[([^\]]{1,32})\]")
@@ -49,9 +49,5 @@ def parse_shenfan(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m := _LEVEL.search(body):
         set_path(doc, "log.level", m.group(1).lower())
     set_path(doc, "event.action", "resource_access")
-    set_observer(doc, "shenfan", "sag", "bastion")
-    set_path(doc, "event.module", "shenfan")
-    set_path(doc, "event.dataset", "shenfan.audit")
-    set_path(doc, "event.category", ["session"])
-    set_path(doc, "event.type", ["start", "end"])
+    classify_event(doc, "shenfan", "sag", "bastion", "audit", ["session"], ["start", "end"])
     relate_ips(doc, body)

@@ -18,7 +18,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, relate_ips, set_observer, split_kv, valid_ip
+from .kv import classify_event, local_time, relate_ips, split_kv, valid_ip
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
 _VERSION = re.compile(r"(\d{1,2})\.(\d{1,2})")
@@ -30,17 +30,9 @@ _CATEGORY = {
 }  # fmt: skip
 
 
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
-
-
 def _finish(doc: Doc, body: str, vendor: str, dataset: str, category: list[str], alert: bool) -> None:
-    set_observer(doc, vendor, "skylar", "edr")
-    set_path(doc, "event.module", vendor)
-    set_path(doc, "event.dataset", f"{vendor}.skylar.{dataset}")
-    set_path(doc, "event.kind", "alert" if alert else "event")
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, vendor, "skylar", "edr", f"skylar.{dataset}", category, ["info"],
+                   "alert" if alert else "event")
     user = get_path(doc, "user.name")
     if isinstance(user, str):
         set_path(doc, "related.user", [user])
@@ -103,7 +95,7 @@ def parse_skylar(body: str, doc: Doc, ctx: ParseContext) -> None:
     vendor = "qianxin" if qianxin else "360"
     _host(doc, obj.get("ip"), obj.get("mac"))
     if isinstance(obj.get("create_time"), str):
-        _local_time(doc, obj["create_time"], ctx)
+        local_time(doc, obj["create_time"], ctx, _TS)
     set_path(doc, "event.action", log_name)
     content = obj.get("content") if isinstance(obj.get("content"), dict) else {}
     alert = False

@@ -9,7 +9,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import relate_ips, set_observer_dataset, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 TAG_PARTIAL = "_parse_partial"
@@ -85,16 +85,12 @@ def enrich_snort_fast(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m is None:
         if app == "snort" and _SNIFF.match(body[:200]) is None:
             # snort's other syslog messages (start-up, statistics): an event of the sensor.
-            set_observer(doc, vendor, vendor, "ids")
-            set_path(doc, "event.module", vendor)
-            set_path(doc, "event.dataset", f"{vendor}.log")
+            set_observer_dataset(doc, vendor, vendor, "ids", "log")
             relate_ips(doc, body)
             return
         if _SNIFF.match(body[:200]) is None:
             raise ParseError("snort_not_alert", "no [gid:sid:rev] alert header")
-    set_observer(doc, vendor, vendor, "ids")
-    set_path(doc, "event.module", vendor)
-    set_path(doc, "event.dataset", f"{vendor}.log" if vendor == "snort" else "suricata.fast")
+    set_observer_dataset(doc, vendor, vendor, "ids", "log" if vendor == "snort" else "fast")
     set_path(doc, "event.kind", "alert")
     set_path(doc, "event.category", ["network", "intrusion_detection"])
     if m is None:

@@ -6,13 +6,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from soc.model import iso, set_path
 
 from . import register_message
-from .base import Doc, ParseContext, ParseError
-from .kv import set_url, relate_ips, set_observer, valid_ip
+from .base import Doc, ParseContext, ParseError, decode_json
+from .kv import relate_ips, set_endpoint, set_observer_dataset, set_url, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 _EVENT_TYPE = re.compile(r'\{\s{0,8}"(?:timestamp|event_type)"')
@@ -57,18 +55,6 @@ def _mac(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) != 17:
         return None
     return value.upper().replace(":", "-")
-
-
-def _endpoint(doc: Doc, side: str, ip: Any, port: Any) -> None:
-    """source/destination .ip, .address and .port."""
-    if isinstance(ip, str):
-        canon = valid_ip(ip)
-        if canon is not None:
-            set_path(doc, f"{side}.ip", canon)
-            set_path(doc, f"{side}.address", canon)
-    p = _int(port)
-    if p is not None and 0 <= p <= 65535:
-        set_path(doc, f"{side}.port", p)
 
 
 def _url(doc: Doc, url: str, host: Any) -> None:
@@ -292,24 +278,19 @@ def _classify(doc: Doc, event_type: str, record: dict[str, Any]) -> None:
 @register_message("suricata_eve", sniff=_sniff, priority=20)
 def enrich_suricata_eve(body: str, doc: Doc, ctx: ParseContext) -> None:
     """Read one Suricata EVE JSON record into ECS fields of `doc`, in place."""
-    try:
-        record = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError("suricata_json_invalid", str(exc)) from exc
+    record = decode_json(body, "suricata_json_invalid")
     if not isinstance(record, dict) or not isinstance(record.get("event_type"), str):
         raise ParseError("suricata_not_eve", "no event_type in the JSON object")
     event_type: str = record["event_type"]
 
-    set_observer(doc, "suricata", "suricata", "ids")
-    set_path(doc, "event.module", "suricata")
-    set_path(doc, "event.dataset", "suricata.eve")
+    set_observer_dataset(doc, "suricata", "suricata", "ids", "eve")
     try:
         set_path(doc, "@timestamp", iso(_ts(record.get("timestamp"), ctx)))
     except (ValueError, OverflowError):
         doc.setdefault("tags", []).append(TAG_TIMESTAMP_INVALID)
 
-    _endpoint(doc, "source", record.get("src_ip"), record.get("src_port"))
-    _endpoint(doc, "destination", record.get("dest_ip"), record.get("dest_port"))
+    set_endpoint(doc, "source", record.get("src_ip"), _int(record.get("src_port")))
+    set_endpoint(doc, "destination", record.get("dest_ip"), _int(record.get("dest_port")))
     proto = record.get("proto")
     if isinstance(proto, str) and proto:
         set_path(doc, "network.transport", proto.lower())

@@ -8,29 +8,16 @@ Times are the device's local time.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import iso, set_path
+from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import local_time, relate_ips, set_observer_dataset, valid_ip
 
 _ACM_SNIFF = re.compile(r"Type=[A-Za-z ]{1,40}; Source=[0-9A-Fa-f.:\[\]]{3,60}; ")
 _ACM_PAIR = re.compile(r"([A-Za-z][A-Za-z ]{0,30})=([^;]{0,4096});")
 _DLP_PAIR = re.compile(r"##([A-Za-z_]{1,40})=([^#]{0,4096})")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
-
-
-def _local(doc: Doc, value: str, ctx: ParseContext) -> None:
-    """@timestamp from a local `YYYY-MM-DD hh:mm:ss`, tagged when invalid."""
-    m = _TIME.search(value)
-    if m is None:
-        return
-    try:
-        doc["@timestamp"] = iso(datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone))  # type: ignore[misc]
-    except ValueError:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
 
 
 def _endpoint(doc: Doc, side: str, value: str) -> None:
@@ -47,10 +34,8 @@ def _endpoint(doc: Doc, side: str, value: str) -> None:
 def parse_topsec_topacm(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopACM behaviour record: `Key=value;` pairs."""
     pairs = {k.strip(): v.strip() for k, v in _ACM_PAIR.findall(body)}
-    set_observer(doc, "topsec", "topacm", "acm")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topacm")
-    _local(doc, pairs.get("Time", ""), ctx)
+    set_observer_dataset(doc, "topsec", "topacm", "acm", "topacm")
+    local_time(doc, pairs.get("Time", ""), ctx)
     _endpoint(doc, "source", pairs.get("Source", ""))
     _endpoint(doc, "destination", pairs.get("Dest", ""))
     if pairs.get("URL"):
@@ -74,10 +59,8 @@ def parse_topsec_topacm(body: str, doc: Doc, ctx: ParseContext) -> None:
 def parse_topsec_dlp(body: str, doc: Doc, ctx: ParseContext) -> None:
     """Topsec DLP incident: `##KEY=value` pairs."""
     pairs = {k: v.strip() for k, v in _DLP_PAIR.findall(body)}
-    set_observer(doc, "topsec", "dlp", "dlp")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.dlp")
-    _local(doc, pairs.get("TIME", ""), ctx)
+    set_observer_dataset(doc, "topsec", "dlp", "dlp", "dlp")
+    local_time(doc, pairs.get("TIME", ""), ctx)
     set_path(doc, "event.kind", "alert")
     set_path(doc, "event.category", ["file"])
     set_path(doc, "event.type", ["info"])

@@ -17,12 +17,14 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import (
+    apply_fields, classify_event, copy_present, field_time, relate_ips, set_observer_dataset, split_kv,
+    split_kv_with_empty, valid_ip,
+)
 
 _EPS_SNIFF = re.compile(r'id="\d{1,12}" agentid="')
 _XML_SNIFF = re.compile(r"<message><header><id>[^<]{0,64}</id><from>tdsvr\.")
 _TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
-_EMPTY = re.compile(r"=(?=\s+[\w.-]{1,64}=)")
 _XML_TAG = re.compile(r"<(Time|Action|Level|Handle|Reason|Result|计算机|用户账号|主机IP|端口)>([^<]{0,1024})</\1>")
 _XML_LOG = re.compile(r'<Log type="([^"]{1,64})">')
 _XML_ATTR_IP = re.compile(r'客户端IP="([^"]{1,64})"')
@@ -82,26 +84,6 @@ EDR_EXTRA: dict[str, str] = {
 }
 
 
-def _local(value: str, ctx: ParseContext) -> datetime | None:
-    """A `YYYY-MM-DD hh:mm:ss` (or with slashes) local time in ctx.timezone; None if invalid."""
-    m = _TIME.search(value)
-    if m is None:
-        return None
-    try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone)  # type: ignore[misc]
-    except ValueError:
-        return None
-
-
-def _set_time(doc: Doc, value: str, ctx: ParseContext) -> None:
-    """@timestamp from a local time string; tag it when present but invalid."""
-    ts = _local(value, ctx)
-    if ts is not None:
-        doc["@timestamp"] = iso(ts)
-    elif value:
-        doc.setdefault("tags", []).append("_timestamp_invalid")
-
-
 def _verdict(doc: Doc, handle: str, result: str) -> None:
     """event.type denied/allowed and event.outcome from the handle and result words."""
     if handle in _DENIED or result in _DENIED:
@@ -116,11 +98,7 @@ def _verdict(doc: Doc, handle: str, result: str) -> None:
 
 def _common(doc: Doc, product: str, logtype: str) -> None:
     """observer, module, dataset and categories of one endpoint event."""
-    set_observer(doc, "topsec", product, "edr")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", f"topsec.{product}")
-    set_path(doc, "event.category", _CATEGORIES.get(logtype.upper(), ["host"]))
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "topsec", product, "edr", product, _CATEGORIES.get(logtype.upper(), ["host"]), ["info"])
     if logtype:
         set_path(doc, "soc.device.logtype", logtype)
 
@@ -128,13 +106,13 @@ def _common(doc: Doc, product: str, logtype: str) -> None:
 @register_message("topsec_topdesk", sniff=lambda body: _EPS_SNIFF.match(body[:40]) is not None, priority=30)
 def parse_topsec_topdesk(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopDesk / IHS console event: `id="N" agentid=... logtype=... logtime=... action=...`."""
-    pairs = split_kv(_EMPTY.sub('=""', body), seps="=")
+    pairs = split_kv_with_empty(body)
     if "agentid" not in pairs or "logtype" not in pairs:
         raise ParseError("not_topsec_topdesk", "no agentid/logtype")
     appname = get_path(doc, "process.name")
     linux_agent = "tdasvc." in pairs.get("event_from", "") or appname == "eventinfo"
     _common(doc, "topdesk" if linux_agent else "ihs", pairs["logtype"])
-    _set_time(doc, pairs.get("logtime", ""), ctx)
+    field_time(doc, pairs.get("logtime", ""), ctx.timezone, _TIME)
     fields = {k: v for k, v in pairs.items() if k in EPS_EXTRA and v}
     if valid_ip(fields.get("agentid", "")):
         fields.pop("agentid")  # a server-side event: agentid is the server address
@@ -143,10 +121,7 @@ def parse_topsec_topdesk(body: str, doc: Doc, ctx: ParseContext) -> None:
     if user not in _NOBODY:
         set_path(doc, "user.name", user)
         set_path(doc, "related.user", [user])
-    if pairs.get("action"):
-        set_path(doc, "event.action", pairs["action"])
-    if pairs.get("reason"):
-        set_path(doc, "event.reason", pairs["reason"])
+    copy_present(doc, pairs, {"action": "event.action", "reason": "event.reason"})
     obj_class = pairs.get("object_class", "")
     if "文件" in obj_class and pairs.get("object_name"):
         set_path(doc, "file.path", pairs["object_name"])
@@ -170,15 +145,9 @@ def parse_topsec_topdesk_xml(body: str, doc: Doc, ctx: ParseContext) -> None:
     tags: dict[str, str] = {}
     for m in _XML_TAG.finditer(body):
         tags.setdefault(m.group(1), m.group(2).strip())
-    _set_time(doc, tags.get("Time", ""), ctx)
-    if tags.get("Action"):
-        set_path(doc, "event.action", tags["Action"])
-    if tags.get("Reason"):
-        set_path(doc, "event.reason", tags["Reason"])
-    if tags.get("Level"):
-        set_path(doc, "log.level", tags["Level"])
-    if tags.get("计算机"):
-        set_path(doc, "host.name", tags["计算机"])
+    field_time(doc, tags.get("Time", ""), ctx.timezone, _TIME)
+    copy_present(doc, tags, {"Action": "event.action", "Reason": "event.reason", "Level": "log.level",
+                             "计算机": "host.name"})
     if tags.get("用户账号"):
         set_path(doc, "user.name", tags["用户账号"])
         set_path(doc, "related.user", [tags["用户账号"]])
@@ -217,14 +186,12 @@ def _is_edr(body: str) -> bool:
 @register_message("topsec_topedr", sniff=_is_edr, priority=40)
 def parse_topsec_topedr(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopEDR event: virus, system protection or network defence record of one client."""
-    pairs = split_kv(_EMPTY.sub('=""', body), seps="=")
+    pairs = split_kv_with_empty(body)
     if "client_id" not in pairs:
         raise ParseError("not_topsec_topedr", "no client_id")
     fname = pairs.get("fname", "")
     defense = pairs.get("defense_type", "")
-    set_observer(doc, "topsec", "topedr", "edr")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topedr")
+    set_observer_dataset(doc, "topsec", "topedr", "edr", "topedr")
     if pairs.get("time", "").isdigit():
         doc["@timestamp"] = iso(datetime.fromtimestamp(int(pairs["time"]), UTC))
     apply_fields(doc, {k: v for k, v in pairs.items() if k in EDR_EXTRA and v}, extra=EDR_EXTRA, keep_rest=False)
@@ -272,12 +239,7 @@ def parse_topsec_topedr(body: str, doc: Doc, ctx: ParseContext) -> None:
 def parse_topsec_topav_status(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopAV/TopEDR client status: `mem=... ip=... device_type="TopAV" disk=... cpu=...`."""
     pairs = split_kv(body, seps="=")
-    set_observer(doc, "topsec", "topedr", "edr")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topav")
-    set_path(doc, "event.kind", "metric")
-    set_path(doc, "event.category", ["host"])
-    set_path(doc, "event.type", ["info"])
+    classify_event(doc, "topsec", "topedr", "edr", "topav", ["host"], ["info"], "metric")
     if valid_ip(pairs.get("ip", "")):
         set_path(doc, "host.ip", valid_ip(pairs["ip"]))
     for key in ("mem", "disk", "cpu", "device_id"):

@@ -10,18 +10,14 @@ records; `time` is the device's local time (it matches the time stamped in the c
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import set_path
 
-from . import register_message
+from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, split_kv_with_empty
 
 _SNIFF = re.compile(r'vendor="(?:topsec|天融信)"\s+dev_type="\d{1,3}"', re.IGNORECASE)
-# `key= next=v`: an empty value (split_kv would take the next pair as the value).
-_EMPTY = re.compile(r"=(?=\s+[\w.-]{1,64}=)")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 
 EXTRA: dict[str, str] = {
     "dev_name": "observer.name",
@@ -68,17 +64,6 @@ _SKIP = frozenset({"vendor", "dev_type", "time", "index", "recorder", "type", "s
                    "method", "response_code", "x_real_ip", "direction", "app_pro", "sgeo", "dgeo", "server"})  # fmt: skip
 
 
-def _local(value: str, ctx: ParseContext) -> datetime | None:
-    """A `YYYY-M-D hh:mm:ss` local time in ctx.timezone; None when it is not a valid date."""
-    m = _TIME.search(value)
-    if m is None:
-        return None
-    try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone)  # type: ignore[misc]
-    except ValueError:
-        return None
-
-
 def _product(pairs: dict[str, str]) -> tuple[str, str]:
     """(product, observer.type) from dev_type and recorder."""
     dev_type = pairs.get("dev_type", "")
@@ -89,24 +74,19 @@ def _product(pairs: dict[str, str]) -> tuple[str, str]:
     return "ngidp", "ips"
 
 
+@register_message("topsec_idp", sniff=lambda body: _SNIFF.match(body[:48]) is not None, priority=20)
 def parse_idp_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, str] | None = None) -> None:
-    """Read a TopIDP-family body into doc; `product` forces (product, observer.type)."""
+    """Topsec TopIDP/TopSentry/TA audit key="value" log; `product` forces (product, observer.type)."""
     # The base64 request/response captures at the end are skipped: do not tokenize them.
     head = body.split(' req_header="', 1)[0]
-    pairs = split_kv(_EMPTY.sub('=""', head), seps="=")
+    pairs = split_kv_with_empty(head)
     if "dev_type" not in pairs or "vendor" not in pairs:
         raise ParseError("not_topsec_idp", "no vendor=... dev_type=... header")
     name, kind = _product(pairs)
     if product is not None:
         name, kind = product
-    set_observer(doc, "topsec", name, kind)
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", f"topsec.{name}")
-    ts = _local(pairs.get("time", ""), ctx)
-    if ts is not None:
-        doc["@timestamp"] = iso(ts)
-    elif pairs.get("time"):
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    set_observer_dataset(doc, "topsec", name, kind, name)
+    field_time(doc, pairs.get("time", ""), ctx.timezone)
     recorder = pairs.get("recorder", "")
     fields = {k: v for k, v in pairs.items() if k not in _SKIP and v.strip() not in ("", "null", "NULL")}
     if fields.get("status_code", "").split(" ")[0].isdigit():
@@ -164,18 +144,9 @@ def parse_idp_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, 
         set_path(doc, "event.outcome", "success")
     elif "fail" in desc:
         set_path(doc, "event.outcome", "failure")
-    if get_path(doc, "user.name"):
-        set_path(doc, "related.user", [get_path(doc, "user.name")])
+    relate_user(doc)
     relate_ips(doc, body)
 
 
-@register_message("topsec_idp", sniff=lambda body: _SNIFF.match(body[:48]) is not None, priority=20)
-def parse_topsec_idp(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """Topsec TopIDP/TopSentry/TA audit key="value" log."""
-    parse_idp_pairs(body, doc, ctx)
-
-
-@register_message("topsec_idp_ids")
-def parse_topsec_idp_ids(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """TopIDP-family log from a source configured as a TopSentry IDS."""
-    parse_idp_pairs(body, doc, ctx, ("topsentry", "ids"))
+# A source configured as a TopSentry IDS.
+register_product("topsec_idp_ids", parse_idp_pairs, ("topsentry", "ids"))

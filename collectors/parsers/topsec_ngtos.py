@@ -10,18 +10,15 @@ message) are 8 hours ahead of it on Beijing-time devices.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
-from . import register_message
+from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv, valid_ip
+from .kv import apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, split_kv_with_empty, valid_ip
 
 _SNIFF = re.compile(r'id="?ngtos"?\s+version=', re.IGNORECASE)
-# `key= next=v`: an empty value (split_kv would take the next pair as the value).
-_EMPTY = re.compile(r"=(?=\s+[\w.-]{1,64}=)")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 _IP_LIST = re.compile(r"[0-9A-Fa-f:.]{3,45}")
 
 # Vendor keys -> ECS (ECS_KEYS already knows src/dst/sport/dport/user/action/url/...).
@@ -102,17 +99,6 @@ def _product(version: str, pairs: dict[str, str]) -> tuple[str, str]:
     return "ngtos", "firewall"
 
 
-def _utc(value: str) -> datetime | None:
-    """A `YYYY-M-D hh:mm:ss` NGTOS time (UTC); None when it is not a valid date."""
-    m = _TIME.search(value)
-    if m is None:
-        return None
-    try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=UTC)  # type: ignore[misc]
-    except ValueError:
-        return None
-
-
 def _categorize(doc: Doc, pairs: dict[str, str], kind: str) -> None:
     """event.kind/category/type from the log type, the recorder and the fields present."""
     typ = pairs.get("type", "").lower()
@@ -170,21 +156,17 @@ def _outcome(doc: Doc, pairs: dict[str, str]) -> None:
         set_path(doc, "event.outcome", "failure")
 
 
+@register_message("topsec_ngtos", sniff=lambda body: _SNIFF.match(body[:40]) is not None, priority=20)
 def parse_ngtos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, str] | None = None) -> None:
-    """Read an NGTOS body into doc; `product` forces (product, observer.type)."""
-    pairs = split_kv(_EMPTY.sub('=""', body), seps="=")
+    """Topsec NGTOS key="value" log: product from the version string unless `product` forces
+    (product, observer.type)."""
+    pairs = split_kv_with_empty(body)
     if "version" not in pairs or "id" not in pairs:
         raise ParseError("not_topsec_ngtos", "no id=ngtos version=... header")
     name, kind = product or _product(pairs.get("version", ""), pairs)
-    set_observer(doc, "topsec", name, kind)
+    set_observer_dataset(doc, "topsec", name, kind, name)
     set_path(doc, "observer.version", pairs["version"])
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", f"topsec.{name}")
-    ts = _utc(pairs.get("time", ""))
-    if ts is not None:
-        doc["@timestamp"] = iso(ts)
-    elif pairs.get("time"):
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    field_time(doc, pairs.get("time", ""), UTC)
 
     fields: dict[str, str] = {}
     for key, value in pairs.items():
@@ -234,18 +216,9 @@ def parse_ngtos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str
         set_path(doc, "soc.device.type", pairs["type"])
     _categorize(doc, pairs, kind)
     _outcome(doc, pairs)
-    if get_path(doc, "user.name"):
-        set_path(doc, "related.user", [get_path(doc, "user.name")])
+    relate_user(doc)
     relate_ips(doc, body)
 
 
-@register_message("topsec_ngtos", sniff=lambda body: _SNIFF.match(body[:40]) is not None, priority=20)
-def parse_topsec_ngtos(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """Topsec NGTOS key="value" log: product from the version string."""
-    parse_ngtos_pairs(body, doc, ctx)
-
-
-@register_message("topsec_ngtos_vpn")
-def parse_topsec_ngtos_vpn(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """NGTOS log from a source configured as a Topsec VPN gateway."""
-    parse_ngtos_pairs(body, doc, ctx, ("vone", "vpn"))
+# A source configured as a Topsec VPN gateway.
+register_product("topsec_ngtos_vpn", parse_ngtos_pairs, ("vone", "vpn"))

@@ -14,9 +14,8 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, local_time, relate_ips, set_observer_dataset, split_kv
 
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 _EMPTY = re.compile(r"=(?=\s+[\w.-]{1,64}=)|=$")
 
 EXTRA: dict[str, str] = {
@@ -52,9 +51,7 @@ def parse_topsec_sag(body: str, doc: Doc, ctx: ParseContext) -> None:
     pairs = split_kv(_EMPTY.sub('=""', body), seps="=")
     if "fort_ip" not in pairs:
         raise ParseError("not_topsec_sag", "no fort_ip")
-    set_observer(doc, "topsec", "topsag", "bastion")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topsag")
+    set_observer_dataset(doc, "topsec", "topsag", "bastion", "topsag")
     apply_fields(doc, {k: v for k, v in pairs.items() if k in EXTRA and v}, extra=EXTRA, keep_rest=False)
     if "commands" in pairs:
         set_path(doc, "event.category", ["process"])
@@ -63,13 +60,7 @@ def parse_topsec_sag(body: str, doc: Doc, ctx: ParseContext) -> None:
         issuc = pairs.get("issuc")
         if issuc in ("0", "1"):
             set_path(doc, "event.outcome", "success" if issuc == "1" else "failure")
-        m = _TIME.search(pairs.get("atime", ""))
-        if m is not None:
-            try:
-                local = datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone)  # type: ignore[misc]
-                doc["@timestamp"] = iso(local)
-            except ValueError:
-                doc.setdefault("tags", []).append("_timestamp_invalid")
+        local_time(doc, pairs.get("atime", ""), ctx)
     else:
         set_path(doc, "event.category", ["session"])
         set_path(doc, "event.type", ["end"] if pairs.get("etime") else ["start"])

@@ -16,7 +16,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, relate_ips, set_observer_dataset, split_kv
 
 _APT_SNIFF = re.compile(r'LogFile="[A-Za-z]{1,32}";Time="')
 _HPP_SNIFF = re.compile(r"type=alert_collect,timestamp=")
@@ -75,9 +75,7 @@ def parse_topsec_topapt(body: str, doc: Doc, ctx: ParseContext) -> None:
     pairs = split_kv(body, seps="=")
     if "LogFile" not in pairs:
         raise ParseError("not_topsec_topapt", "no LogFile=")
-    set_observer(doc, "topsec", "topapt", "ids")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topapt")
+    set_observer_dataset(doc, "topsec", "topapt", "ids", "topapt")
     _set_time(doc, pairs.get("Time", ""), ctx)
     apply_fields(doc, {k: v for k, v in pairs.items() if k in APT_EXTRA and v not in ("", "NA")}, extra=APT_EXTRA,
                  keep_rest=False)
@@ -101,9 +99,7 @@ def parse_topsec_topapt(body: str, doc: Doc, ctx: ParseContext) -> None:
 def parse_topsec_tophpp(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopHPP honeypot alert: comma-separated key=value pairs."""
     pairs = split_kv(body, seps="=")
-    set_observer(doc, "topsec", "tophpp", "honeypot")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.tophpp")
+    set_observer_dataset(doc, "topsec", "tophpp", "honeypot", "tophpp")
     stamp = re.search(r"timestamp=([^,]{0,40})", body)
     _set_time(doc, stamp.group(1) if stamp else "", ctx)
     fields = {k: v for k, v in pairs.items() if k not in ("type", "timestamp")}
@@ -118,9 +114,7 @@ def parse_topsec_tophpp(body: str, doc: Doc, ctx: ParseContext) -> None:
 def parse_topsec_topnta(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopNTA real-time table record: only the table name is understood."""
     table = body.split(";", 1)[0]
-    set_observer(doc, "topsec", "topnta", "nta")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topnta")
+    set_observer_dataset(doc, "topsec", "topnta", "nta", "topnta")
     set_path(doc, "event.category", ["network"])
     set_path(doc, "event.type", ["info"])
     set_path(doc, "soc.device.table", table)

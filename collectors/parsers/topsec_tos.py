@@ -9,22 +9,18 @@ local time. TopIFW 2.0 writes `Pri: N type: attacklog ... SRC=a DST=b` instead.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
-from . import register_message
+from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, split_kv, split_kv_with_empty
 
 _SNIFF = re.compile(r"id=tos\s+time=")
 # TopIFW 2.0: the syslog envelope reads "Pri:" as the program, so the body starts at the digit.
 _IFW_SNIFF = re.compile(r"(?:Pri: ?)?\d{1,2} type: [a-z_]{2,32}\b")
 _IFW_HEAD = re.compile(r"(?:Pri: ?)?(\d{1,2}) type: ([a-z_]{2,32})\s?")
 _IFW_USER = re.compile(r"\*?User:(\S{1,64})")
-# `key= next=v`: an empty value (split_kv would take the next pair as the value).
-_EMPTY = re.compile(r"=(?=\s+[\w.-]{1,64}=)")
-_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s(\d{1,2}):(\d{2}):(\d{2})")
 
 EXTRA: dict[str, str] = {
     "fw": "observer.name",
@@ -49,17 +45,6 @@ _ALLOWED = frozenset({"accept", "permit", "allow", "pass", "proxy", "connect"})
 _DENIED = frozenset({"block", "deny", "drop", "reject", "reset", "delete", "拒绝", "阻断"})
 
 
-def _local(value: str, ctx: ParseContext) -> datetime | None:
-    """A `YYYY-M-D hh:mm:ss` local time in ctx.timezone; None when it is not a valid date."""
-    m = _TIME.search(value)
-    if m is None:
-        return None
-    try:
-        return datetime(*(int(g) for g in m.groups()), tzinfo=ctx.timezone)  # type: ignore[misc]
-    except ValueError:
-        return None
-
-
 # type -> (product, observer.type, event.category, event.kind)
 _TYPES: dict[str, tuple[str, str, list[str], str]] = {
     "ips": ("topsentry", "ids", ["intrusion_detection", "network"], "alert"),
@@ -76,9 +61,11 @@ _TYPES: dict[str, tuple[str, str, list[str], str]] = {
 }
 
 
+@register_message("topsec_tos", sniff=lambda body: _SNIFF.match(body[:20]) is not None, priority=20)
 def parse_tos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, str] | None = None) -> None:
-    """Read a TOS body into doc; `product` forces (product, observer.type)."""
-    pairs = split_kv(_EMPTY.sub('=""', body), seps="=")
+    """Legacy Topsec TOS key=value log: product from the log type unless `product` forces
+    (product, observer.type)."""
+    pairs = split_kv_with_empty(body)
     if pairs.get("id") != "tos":
         raise ParseError("not_topsec_tos", "no id=tos header")
     typ = pairs.get("type", "").lower()
@@ -87,14 +74,8 @@ def parse_tos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, 
         cats, event_kind = ["network"], "event"  # application flow statistics, not a detection
     if product is not None:
         name, kind = product
-    set_observer(doc, "topsec", name, kind)
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", f"topsec.{name}")
-    ts = _local(pairs.get("time", ""), ctx)
-    if ts is not None:
-        doc["@timestamp"] = iso(ts)
-    elif pairs.get("time"):
-        doc.setdefault("tags", []).append("_timestamp_invalid")
+    set_observer_dataset(doc, "topsec", name, kind, name)
+    field_time(doc, pairs.get("time", ""), ctx.timezone)
     fields = {
         k: v for k, v in pairs.items()
         if k not in ("id", "time", "type", "recorder", "proto", "op", "result", "msg")
@@ -144,33 +125,14 @@ def parse_tos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, 
     set_path(doc, "event.kind", event_kind)
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", etype)
-    if get_path(doc, "user.name"):
-        set_path(doc, "related.user", [get_path(doc, "user.name")])
+    relate_user(doc)
     relate_ips(doc, body)
 
 
-@register_message("topsec_tos", sniff=lambda body: _SNIFF.match(body[:20]) is not None, priority=20)
-def parse_topsec_tos(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """Legacy Topsec TOS key=value log: product from the log type."""
-    parse_tos_pairs(body, doc, ctx)
-
-
-@register_message("topsec_tos_vpn")
-def parse_topsec_tos_vpn(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """TOS log from a source configured as a Topsec VONE SSL VPN."""
-    parse_tos_pairs(body, doc, ctx, ("vone", "vpn"))
-
-
-@register_message("topsec_tos_ids")
-def parse_topsec_tos_ids(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """TOS log from a source configured as a Topsec TopSentry IDS."""
-    parse_tos_pairs(body, doc, ctx, ("topsentry", "ids"))
-
-
-@register_message("topsec_tos_av")
-def parse_topsec_tos_av(body: str, doc: Doc, ctx: ParseContext) -> None:
-    """TOS log from a source configured as a Topsec gateway antivirus."""
-    parse_tos_pairs(body, doc, ctx, ("gateway-av", "antivirus"))
+# Sources configured as a VONE SSL VPN, a TopSentry IDS or a gateway antivirus.
+register_product("topsec_tos_vpn", parse_tos_pairs, ("vone", "vpn"))
+register_product("topsec_tos_ids", parse_tos_pairs, ("topsentry", "ids"))
+register_product("topsec_tos_av", parse_tos_pairs, ("gateway-av", "antivirus"))
 
 
 @register_message("topsec_ifw2", sniff=lambda body: _IFW_SNIFF.match(body[:48]) is not None, priority=30)
@@ -184,9 +146,7 @@ def parse_topsec_ifw2(body: str, doc: Doc, ctx: ParseContext) -> None:
         doc.get("log", {}).get("syslog", {}).pop("appname", None)
         if not doc.get("process"):
             doc.pop("process", None)
-    set_observer(doc, "topsec", "topifw", "firewall")
-    set_path(doc, "event.module", "topsec")
-    set_path(doc, "event.dataset", "topsec.topifw")
+    set_observer_dataset(doc, "topsec", "topifw", "firewall", "topifw")
     set_path(doc, "log.level", m.group(1))
     typ = m.group(2)
     set_path(doc, "soc.device.type", typ)

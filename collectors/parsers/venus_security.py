@@ -17,7 +17,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, epoch_time, finish_event, apply_fields, split_kv, valid_ip
+from .kv import apply_fields, epoch_time, finish_event, local_time, set_transport_or_protocol, split_kv, valid_ip
 
 VENDOR = "venus"
 _TS = re.compile(r"(\d{4})[-/ ](\d{1,2})[-/ ](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -25,26 +25,6 @@ _TAG = re.compile(r"(?:^|\s)([A-Z][A-Z0-9_]{1,31}):\s*SerialNum=")
 _TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "esp", "ah", "igmp", "arp"})
 _ADMIN = frozenset({"RUN_INFO", "WARNING_INFO", "OSPF", "DHCP", "SYSTEM_NOTICE", "SYSTEM_INFO", "IF_INFO"})
 _ALERT_TAGS = frozenset({"IPS", "AV", "CCTUNNEL", "SCAN", "WAG", "DDOS", "VIRUS", "ATTACK"})
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
-
-
-def _epoch_time(doc: Doc, value: Any) -> None:
-    epoch_time(doc, value)
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
-
-
-def _transport_or_protocol(doc: Doc, value: str | None) -> None:
-    if not value:
-        return
-    low = value.lower()
-    set_path(doc, "network.transport" if low in _TRANSPORTS else "network.protocol", low)
 
 
 # --------------------------------------------------------------------------- SerialNum shape
@@ -89,7 +69,7 @@ def parse_serialnum(body: str, doc: Doc, ctx: ParseContext) -> None:
         pairs.setdefault("SrcPort", pairs["MasterPort"])
         pairs.setdefault("DstPort", pairs.get("SlavePort", ""))
     apply_fields(doc, pairs, extra=_SN_KEYS)
-    _transport_or_protocol(doc, proto)
+    set_transport_or_protocol(doc, proto, _TRANSPORTS)
     if pairs.get("ProtocolType"):
         set_path(doc, "network.protocol", pairs["ProtocolType"].lower())
     action = get_path(doc, "event.action")
@@ -97,7 +77,7 @@ def parse_serialnum(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", action.lower())
     gen = re.search(r"GenTime=\"?\s*([^\"]{0,32})", text)
     if gen:
-        _local_time(doc, gen.group(1), ctx)
+        local_time(doc, gen.group(1), ctx, _TS)
     if tag:
         set_path(doc, "event.code", tag)
     if tag == "WAG" or (tag == "SYSTEM_NOTICE" and "Module=" in text):
@@ -119,7 +99,7 @@ def parse_serialnum(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype = [*etype, "denied"]
     elif act in ("permit", "pass", "allow", "accept"):
         etype = [*etype, "allowed"]
-    _finish(doc, body, product, kind, product, category, etype, alert=tag in _ALERT_TAGS)
+    finish_event(doc, body, VENDOR, product, kind, product, category, etype, alert=tag in _ALERT_TAGS)
 
 
 # --------------------------------------------------------------------------- 天阗 JSON (IDS / APT)
@@ -177,11 +157,11 @@ def parse_tiantian(body: str, doc: Doc, ctx: ParseContext) -> None:
     if msg:
         set_path(doc, "soc.device.message", msg)
     proto = flat.get("protocol")
-    _transport_or_protocol(doc, proto)
+    set_transport_or_protocol(doc, proto, _TRANSPORTS)
     if "start_time" in flat:
-        _epoch_time(doc, flat["start_time"])
+        epoch_time(doc, flat["start_time"])
     elif "time" in flat and flat["time"].isdigit():
-        _epoch_time(doc, flat["time"])
+        epoch_time(doc, flat["time"])
     dt = flat.get("dt", "")
     if obj.get("log_type") == "dac_apt_upload":
         category, dataset = ["malware", "intrusion_detection"], "apt_file"
@@ -190,7 +170,7 @@ def parse_tiantian(body: str, doc: Doc, ctx: ParseContext) -> None:
     else:
         category, dataset = ["intrusion_detection", "network"], "ids" if dt or "sceneName" in flat else "apt"
     kind = "ids"  # 天阗 IDS and the APT sensor are both network IDS
-    _finish(doc, body, "tiantian", kind, dataset, category, ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "tiantian", kind, dataset, category, ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- ESM / 天珣 endpoint XML
@@ -229,7 +209,7 @@ def parse_esm(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "related.user", [user])
     for key in ("occurtime", "time", "logtime"):
         if pairs.get(key):
-            _local_time(doc, pairs[key], ctx)
+            local_time(doc, pairs[key], ctx, _TS)
             break
     if "Radius" in policy:
         category, etype = ["authentication"], ["start"]
@@ -242,7 +222,7 @@ def parse_esm(body: str, doc: Doc, ctx: ParseContext) -> None:
         category, etype = ["file"], ["info"]
     else:
         category, etype = ["host"], ["info"]
-    _finish(doc, body, "esm", "edr", "esm", category, etype)
+    finish_event(doc, body, VENDOR, "esm", "edr", "esm", category, etype)
 
 
 # --------------------------------------------------------------------------- VETRIX EDR JSON-ish
@@ -282,7 +262,7 @@ def parse_vetrix(body: str, doc: Doc, ctx: ParseContext) -> None:
             doc["@timestamp"] = iso(datetime.fromisoformat(sent))
         except ValueError:
             doc.setdefault("tags", []).append("_timestamp_invalid")
-    _finish(doc, body, "vetrix", "edr", "vetrix", ["host", "network"], ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "vetrix", "edr", "vetrix", ["host", "network"], ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- 天玥 network audit
@@ -317,11 +297,11 @@ def parse_tianyue(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "network.protocol", proto.lower())
     at = body.find("gen_time")
     if at >= 0:
-        _local_time(doc, body[at : at + 40], ctx)
+        local_time(doc, body[at : at + 40], ctx, _TS)
     if pairs.get("block") in ("yes", "no"):
         set_path(doc, "event.action", "block" if pairs["block"] == "yes" else "audit")
-    _finish(doc, body, "tianyue", "audit", "tianyue", ["network", "database"] if pairs.get("sql") else ["network"],
-            ["access"])
+    finish_event(doc, body, VENDOR, "tianyue", "audit", "tianyue",
+                 ["network", "database"] if pairs.get("sql") else ["network"], ["access"])
 
 
 # --------------------------------------------------------------------------- bastion (OSM) JSON
@@ -345,11 +325,11 @@ def parse_osm(body: str, doc: Doc, ctx: ParseContext) -> None:
     }  # fmt: skip
     apply_fields(doc, pairs, extra=extra)
     if pairs.get("log_time"):
-        _local_time(doc, pairs["log_time"], ctx)
+        local_time(doc, pairs["log_time"], ctx, _TS)
     user = get_path(doc, "user.name")
     if user:
         set_path(doc, "related.user", [user])
     action = pairs.get("login_action")
     set_path(doc, "event.action", "login" if action == "0" else "logout" if action == "1" else "session")
-    _finish(doc, body, "osm", "bastion", "osm", ["session", "authentication"],
-            ["start"] if action == "0" else ["info"])
+    finish_event(doc, body, VENDOR, "osm", "bastion", "osm", ["session", "authentication"],
+                 ["start"] if action == "0" else ["info"])

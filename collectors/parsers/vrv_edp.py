@@ -9,7 +9,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import classify_event, relate_ips, valid_ip
 
 _HEAD = re.compile(r"[A-Z]{3}\*\|\d{1,3}\*\|")
 
@@ -49,10 +49,6 @@ def parse_vrv(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, "url.original", url.group(0))
         set_path(doc, "soc.device.detail", f[15])
     web = "上网" in event or "网页" in event
-    set_observer(doc, "vrv", "edp", "edr")
-    set_path(doc, "event.module", "vrv")
-    set_path(doc, "event.dataset", f"vrv.{kind.lower()}")
-    set_path(doc, "event.kind", "alert" if kind == "WAR" else "event")
-    set_path(doc, "event.category", ["host", "web"] if web else ["host"])
-    set_path(doc, "event.type", ["access"] if web else ["change"])
+    classify_event(doc, "vrv", "edp", "edr", kind.lower(), ["host", "web"] if web else ["host"],
+                   ["access"] if web else ["change"], "alert" if kind == "WAR" else "event")
     relate_ips(doc, body)

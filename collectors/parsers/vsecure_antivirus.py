@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from soc.model import get_path, iso, set_path
+from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, relate_ips, set_observer, split_kv
+from .kv import apply_fields, classify_event, relate_ips, split_kv
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _KEYS = {"virus_name": "rule.name", "virus_type": "rule.category", "virus_path": "file.path",
@@ -52,14 +52,5 @@ def parse_vsecure(body: str, doc: Doc, ctx: ParseContext) -> None:
         category, etype, kind = ["authentication"], ["start"], "event"
         if pairs.get("user"):
             set_path(doc, "related.user", [pairs["user"]])
-    outcome = get_path(doc, "event.outcome")
-    if outcome is not None and outcome not in ("success", "failure", "unknown"):
-        set_path(doc, "soc.device.result", outcome)
-        del doc["event"]["outcome"]
-    set_observer(doc, "v-secure", "jc-svr", "edr")
-    set_path(doc, "event.module", "v-secure")
-    set_path(doc, "event.dataset", "v-secure.jc_svr")
-    set_path(doc, "event.kind", kind)
-    set_path(doc, "event.category", category)
-    set_path(doc, "event.type", etype)
+    classify_event(doc, "v-secure", "jc-svr", "edr", "jc_svr", category, etype, kind)
     relate_ips(doc, body)

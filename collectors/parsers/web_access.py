@@ -288,15 +288,19 @@ def _access_sniff(body: str) -> bool:
 
 
 # ---------------------------------------------------------------- errors
+def _error_level(doc: Doc, server: str, level: str) -> None:
+    """module, dataset and observer of a server's error log line, its log.level and event.type."""
+    _common(doc, server, "error")
+    set_path(doc, "log.level", level)
+    set_path(doc, "event.type", ["error"] if level in _ERROR_LEVELS else ["info"])
+
+
 def _nginx_error(body: str, doc: Doc, ctx: ParseContext) -> None:
     """Read an nginx error log line into `doc`."""
     m = _NGINX_ERROR.match(body)
     if m is None:
         raise ParseError("nginx_error_unmatched", "not an nginx error log line")
-    _common(doc, "nginx", "error")
-    level = m.group("level")
-    set_path(doc, "log.level", level)
-    set_path(doc, "event.type", ["error"] if level in _ERROR_LEVELS else ["info"])
+    _error_level(doc, "nginx", m.group("level"))
     _set_time(doc, lambda: datetime(
         int(m.group("year")), int(m.group("mon")), int(m.group("day")),
         int(m.group("h")), int(m.group("m")), int(m.group("s")), tzinfo=ctx.timezone,
@@ -353,10 +357,7 @@ def _apache_error(body: str, doc: Doc, ctx: ParseContext) -> None:
     m = _APACHE_ERROR.match(body)
     if m is None:
         raise ParseError("apache_error_unmatched", "not an Apache error log line")
-    _common(doc, "apache", "error")
-    level = m.group("level")
-    set_path(doc, "log.level", level)
-    set_path(doc, "event.type", ["error"] if level in _ERROR_LEVELS else ["info"])
+    _error_level(doc, "apache", m.group("level"))
     _set_time(doc, lambda: _apache_time(m.group("ts"), ctx))
     if m.group("module"):
         set_path(doc, "soc.device.module", m.group("module"))

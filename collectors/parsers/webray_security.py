@@ -6,34 +6,19 @@ firewall (`date=…,time=…,device_id=RAY…`) and the RayTRAP honeypot.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from soc.model import get_path, iso, set_path
+from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import local_time, finish_event, apply_fields, split_kv, valid_ip
+from .kv import apply_fields, epoch_time, finish_event, local_time, set_transport_or_protocol, split_kv, valid_ip
 
 VENDOR = "webray"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T,](\d{1,2}):(\d{2}):(\d{2})")
 _JSON_PAIR = re.compile(r"\"([\w.@ ]{1,64})\"\s*:\s*(?:\"((?:[^\"\\]|\\.){0,8192})\"|([^,}\]\s\"]{1,256}))")
-_TRANSPORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "gre"})
-
-
-def _local_time(doc: Doc, text: str, ctx: ParseContext) -> None:
-    local_time(doc, text, ctx, _TS)
-
-
-def _epoch(doc: Doc, value: Any) -> None:
-    try:
-        n = float(value)
-        if n > 0:
-            doc["@timestamp"] = iso(datetime.fromtimestamp(n / 1000 if n > 10**11 else n, UTC))
-    except (TypeError, ValueError, OverflowError, OSError):
-        doc.setdefault("tags", []).append("_timestamp_invalid")
 
 
 def _loose_pairs(text: str) -> dict[str, str]:
@@ -43,17 +28,6 @@ def _loose_pairs(text: str) -> dict[str, str]:
         value = m.group(2) if m.group(2) is not None else m.group(3)
         out.setdefault(m.group(1).strip(), value)
     return out
-
-
-def _finish(doc: Doc, body: str, product: str, kind: str, dataset: str, category: list[str],
-            etype: list[str], alert: bool = False) -> None:
-    finish_event(doc, body, VENDOR, product, kind, dataset, category, etype, alert)
-
-
-def _transport(doc: Doc, value: str | None) -> None:
-    if value:
-        low = value.lower()
-        set_path(doc, "network.transport" if low in _TRANSPORTS else "network.protocol", low)
 
 
 # --------------------------------------------------------------------------- RayWAF
@@ -83,37 +57,38 @@ def parse_raywaf(body: str, doc: Doc, ctx: ParseContext) -> None:
         pairs = _loose_pairs(body)
         apply_fields(doc, pairs, extra={"r_operator": "user.name", "r_sip": "source.ip", "r_action": "message",
                                         "r_role_name": "user.roles", "r_logintype_name": "soc.device.logintype"})
-        _local_time(doc, pairs.get("r_time", ""), ctx)
+        local_time(doc, pairs.get("r_time", ""), ctx, _TS)
         set_path(doc, "event.action", "admin_operation")
         outcome = "success" if "successfully" in body else None
         if outcome:
             set_path(doc, "event.outcome", outcome)
-        _finish(doc, body, "raywaf", "waf", "audit", ["configuration"], ["change"])
+        finish_event(doc, body, VENDOR, "raywaf", "waf", "audit", ["configuration"], ["change"])
         return
     if "devicename=" in body[:80]:
         pairs = split_kv(body, "=")
         proto = pairs.pop("ipproto", None)
         apply_fields(doc, pairs, extra={"attack": "rule.name", "devicename": "observer.name", "grade": "log.level"})
-        _transport(doc, proto)
-        _local_time(doc, body[:30], ctx)
+        set_transport_or_protocol(doc, proto)
+        local_time(doc, body[:30], ctx, _TS)
         set_path(doc, "event.action", "ddos")
-        _finish(doc, body, "raywaf", "waf", "ddos", ["intrusion_detection", "network"], ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "raywaf", "waf", "ddos", ["intrusion_detection", "network"], ["info"],
+                     alert=True)
         return
     pairs = _loose_pairs(body)
     apply_fields(doc, pairs, extra=_WAF_KEYS, keep_rest=False)
-    _transport(doc, pairs.get("r_protocol_name"))
+    set_transport_or_protocol(doc, pairs.get("r_protocol_name"))
     if pairs.get("r_layer_name") in ("HTTP", "HTTPS"):
         set_path(doc, "network.protocol", pairs["r_layer_name"].lower())
     if pairs.get("r_atk"):
         set_path(doc, "soc.device.r_atk", pairs["r_atk"])
     if pairs.get("r_time_i"):
-        _epoch(doc, pairs["r_time_i"])
+        epoch_time(doc, pairs["r_time_i"], fractional=True)
     action = get_path(doc, "event.action")
     if isinstance(action, str):
         set_path(doc, "event.action", action.lower())
     denied = action in ("DROP", "DENY", "BLOCK")
-    _finish(doc, body, "raywaf", "waf", "raywaf", ["web", "intrusion_detection"],
-            ["denied"] if denied else ["info"], alert=True)
+    finish_event(doc, body, VENDOR, "raywaf", "waf", "raywaf", ["web", "intrusion_detection"],
+                 ["denied"] if denied else ["info"], alert=True)
 
 
 # --------------------------------------------------------------------------- RayEye / TopAPT
@@ -154,21 +129,22 @@ def parse_topapt(body: str, doc: Doc, ctx: ParseContext) -> None:
         pairs = _loose_pairs(text)
     proto = pairs.pop("proto", None)
     apply_fields(doc, pairs, extra=_APT_KEYS, keep_rest=False)
-    _transport(doc, proto)
+    set_transport_or_protocol(doc, proto)
     if pairs.get("timestamp"):
-        _epoch(doc, pairs["timestamp"])
+        epoch_time(doc, pairs["timestamp"], fractional=True)
     source = pairs.get("event_source", "")
     for key in ("desc", "message"):
         if pairs.get(key) and get_path(doc, "rule.name") is None and source == "NDE":
             set_path(doc, "rule.name", pairs[key].strip())
     set_path(doc, "event.action", source or "alert")
     if source == "NDE":
-        _finish(doc, body, "rayeye", "ids", "nde", ["intrusion_detection", "network"], ["info"], alert=True)
+        finish_event(doc, body, VENDOR, "rayeye", "ids", "nde", ["intrusion_detection", "network"], ["info"],
+                     alert=True)
     else:
         proto_name = source.removeprefix("ratel_")
         if proto_name in ("dns", "http", "mssql", "ssl", "smtp", "ftp"):
             set_path(doc, "network.protocol", proto_name)
-        _finish(doc, body, "rayeye", "ids", f"metadata_{proto_name}", ["network"], ["connection", "info"])
+        finish_event(doc, body, VENDOR, "rayeye", "ids", f"metadata_{proto_name}", ["network"], ["connection", "info"])
 
 
 # --------------------------------------------------------------------------- RaySAS audit JSON
@@ -193,14 +169,14 @@ def parse_raysas(body: str, doc: Doc, ctx: ParseContext) -> None:
     pairs = {k: v for k, v in pairs.items() if v not in ("null",)}
     apply_fields(doc, pairs, extra=extra, keep_rest=False)
     if pairs.get("logtime"):
-        _local_time(doc, pairs["logtime"], ctx)
+        local_time(doc, pairs["logtime"], ctx, _TS)
     elif pairs.get("operdate"):
-        _epoch(doc, pairs["operdate"])
+        epoch_time(doc, pairs["operdate"], fractional=True)
     elif pairs.get("sessiontime"):
-        _epoch(doc, pairs["sessiontime"])
+        epoch_time(doc, pairs["sessiontime"], fractional=True)
     db = '"sql"' in body
     category = ["database"] if db else ["authentication"] if "登录" in body or "logout" in body else ["configuration"]
-    _finish(doc, body, "raysas", "dbaudit" if db else "audit", "raysas", category, ["info"])
+    finish_event(doc, body, VENDOR, "raysas", "dbaudit" if db else "audit", "raysas", category, ["info"])
 
 
 # --------------------------------------------------------------------------- RayGuard, firewall, RayTRAP
@@ -221,7 +197,7 @@ def parse_rayguard(body: str, doc: Doc, ctx: ParseContext) -> None:
     if m is None:
         raise ParseError("rayguard_shape", "not a RayGuard traffic record")
     epoch, proto, sip, sport, dip, dport, verdict = m.groups()
-    _epoch(doc, epoch)
+    epoch_time(doc, epoch, fractional=True)
     set_path(doc, "network.transport", _PROTO_NUM.get(proto, proto))
     for field, value in (("source.ip", sip), ("destination.ip", dip)):
         if valid_ip(value):
@@ -230,7 +206,7 @@ def parse_rayguard(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "destination.port", int(dport))
     set_path(doc, "event.action", verdict.lower())
     etype = ["connection", "denied"] if verdict.lower() in ("deny", "drop") else ["connection", "allowed"]
-    _finish(doc, body, "rayguard", "edr", "rayguard", ["host", "network"], etype)
+    finish_event(doc, body, VENDOR, "rayguard", "edr", "rayguard", ["host", "network"], etype)
 
 
 def sniff_ray_firewall(body: str) -> bool:
@@ -251,10 +227,10 @@ def parse_ray_firewall(body: str, doc: Doc, ctx: ParseContext) -> None:
     ui = re.search(r"ui=\w{1,16}\(([^)]{1,64})\)", body)
     if ui and valid_ip(ui.group(1)):
         set_path(doc, "source.ip", valid_ip(ui.group(1)))
-    _local_time(doc, f"{pairs.get('date', '')} {pairs.get('time', '')}", ctx)
+    local_time(doc, f"{pairs.get('date', '')} {pairs.get('time', '')}", ctx, _TS)
     admin = subtype == "admin"
-    _finish(doc, body, "firewall", "firewall", pairs.get("type") or "log",
-            ["authentication"] if admin else ["network"], ["info"])
+    finish_event(doc, body, VENDOR, "firewall", "firewall", pairs.get("type") or "log",
+                 ["authentication"] if admin else ["network"], ["info"])
 
 
 def sniff_raytrap(body: str) -> bool:
@@ -269,5 +245,6 @@ def parse_raytrap(body: str, doc: Doc, ctx: ParseContext) -> None:
     extra = {"srcIp": "source.ip", "destIp": "destination.ip", "srcPort": "source.port", "destPort": "destination.port",
              "desc": "message", "label": "rule.name", "action": "event.action", "module": "network.protocol"}
     apply_fields(doc, pairs, extra=extra, keep_rest=False)
-    _local_time(doc, pairs.get("time") or pairs.get("etime") or "", ctx)
-    _finish(doc, body, "raytrap", "honeypot", "raytrap", ["intrusion_detection", "network"], ["info"], alert=True)
+    local_time(doc, pairs.get("time") or pairs.get("etime") or "", ctx, _TS)
+    finish_event(doc, body, VENDOR, "raytrap", "honeypot", "raytrap", ["intrusion_detection", "network"],
+                 ["info"], alert=True)

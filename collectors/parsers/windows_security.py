@@ -14,12 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from soc.model import get_path, iso, parse_iso, set_path
 
 from . import register_message
-from .base import Doc, ParseContext, ParseError
+from .base import Doc, ParseContext, ParseError, decode_json
 from .kv import relate_ips, set_host_os, valid_ip
 
 # event id -> (action, category, type, outcome or "")
@@ -205,10 +203,7 @@ def _source(doc: Doc, addr: Any, port: Any) -> None:
 
 
 def _winlogbeat(body: str, doc: Doc) -> None:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError("windows_json_invalid", str(exc)) from exc
+    data = decode_json(body, "windows_json_invalid")
     winlog = data.get("winlog") if isinstance(data, dict) else None
     if not isinstance(winlog, dict) or "event_id" not in winlog:
         raise ParseError("windows_no_winlog", "no winlog.event_id")
