@@ -10,12 +10,14 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)  # BPF filters of live capture
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)  # the nftables response adapter
+command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)  # its test: packets into a network namespace
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} with apt-get"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
   else
-    echo "missing: ${need_apt[*]}; install them (Java 17 or newer, Maven, python3-venv, libpcap) and run again" >&2
+    echo "missing: ${need_apt[*]}; install them (Java 17 or newer, Maven, python3-venv, libpcap, nftables, ping) and run again" >&2
     exit 1
   fi
 fi

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from soc.config import ConfigError, Settings, settings
+from soc.response.cli import block_app, playbooks_app
 
 app = typer.Typer(help="安全运营子平台 — security-operations sub-platform", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and Elasticsearch: up, down, status, export, import.")
@@ -18,6 +19,8 @@ rules_app = typer.Typer(help="Sigma rules: check that they compile.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(collect_app, name="collect")
 app.add_typer(rules_app, name="rules")
+app.add_typer(block_app, name="block")
+app.add_typer(playbooks_app, name="playbooks")
 console = Console()
 err = Console(stderr=True)
 

@@ -6,6 +6,8 @@ SOC_STACK__ES_HEAP=1g sets stack.es_heap. A bad value stops with a message namin
 
 from __future__ import annotations
 
+import ipaddress
+
 import json
 import os
 from functools import lru_cache
@@ -106,6 +108,49 @@ class WorkerSettings(BaseModel):
     session_timeout_s: float = Field(15.0, ge=6)
 
 
+class AllowEntry(BaseModel):
+    """An address or network never blocked, and why (the provincial platform, DNS, the SOC...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cidr: str
+    reason: str = Field(min_length=1)
+
+    @field_validator("cidr")
+    @classmethod
+    def _net(cls, v: str) -> str:
+        ipaddress.ip_network(v.strip(), strict=False)
+        return v.strip()
+
+
+class ResponseSettings(BaseModel):
+    """Response playbooks and their safety (docs/response.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    playbooks_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / "playbooks")
+    # Never blocked, whatever fires; adding an entry lifts the blocks it covers. The inventory's
+    # critical assets (criticality: critical) are added to it.
+    allowlist: list[AllowEntry] = Field(default_factory=list)
+    # A CIDR block wider than this (IPv4 / IPv6 prefix length) waits for an analyst's approval.
+    approval_wider_than_v4: int = Field(24, ge=0, le=32)
+    approval_wider_than_v6: int = Field(64, ge=0, le=128)
+    # Blocking an address of an asset of this criticality waits for an analyst's approval.
+    approval_criticality: list[str] = Field(default_factory=lambda: ["high"])
+    max_blocks_per_minute: int = Field(30, ge=1)  # per playbook
+    max_ttl_s: int = Field(30 * 86400, ge=60)
+    # Enforcement: the blocklist feed (always), nftables (a host or a network namespace),
+    # generic REST firewalls; notification channels by name.
+    nftables: dict[str, Any] | None = None
+    rest_adapters: list[dict[str, Any]] = Field(default_factory=list)
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    threat_intel_file: Path | None = None
+    sweep_interval_s: float = Field(5.0, gt=0)  # TTL expiry, approvals, retries
+    apply_attempts: int = Field(5, ge=1)
+    feed_port: int = Field(9517, ge=1, le=65535)
+    feed_token: str | None = None
+
+
 class SyslogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -188,6 +233,7 @@ class Settings(BaseSettings):
     file: FileSettings = Field(default_factory=FileSettings)
     pcap: PcapSettings = Field(default_factory=PcapSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
+    response: ResponseSettings = Field(default_factory=ResponseSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
     assets_file: Path | None = None  # the asset inventory (assets.example.yaml)

@@ -200,6 +200,9 @@ ACTION_FIELDS: dict[str, dict[str, Any]] = {
     "soc.action.simulated": BOOL,
     "soc.action.ttl_seconds": LONG,
     "soc.action.step": LONG,
+    "soc.action.device": KEYWORD,
+    "soc.action.block_id": KEYWORD,
+    "soc.action.expires_at": DATE,
 }
 
 DEADLETTER_FIELDS: dict[str, dict[str, Any]] = {
@@ -229,6 +232,21 @@ for _side in ("source", "destination", "client", "server"):
         f"{_side}.as.number": LONG,
         f"{_side}.as.organization.name": KEYWORD,
     }
+
+
+BLOCK_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    **{f"soc.block.{name}": KEYWORD for name in (
+        "id", "target", "scope", "state", "playbook", "decided_by", "devices", "rule_id", "rule_name",
+        "alert_ids", "on_timeout", "approved_by", "failed_devices")},
+    **{f"soc.block.{name}": DATE for name in ("expires_at", "created", "updated")},
+    "soc.block.ttl_seconds": LONG,
+    "soc.block.offenses": LONG,
+    "soc.block.attempts": LONG,
+    "soc.block.simulated": BOOL,
+    "soc.block.reason": TEXT,
+    "soc.block.approval_reason": TEXT,
+}
 
 
 def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -281,4 +299,5 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-alerts": _template(f"{prefix}-alerts*", COMMON_FIELDS | ALERT_FIELDS, shards, replicas, 200),
         f"{prefix}-actions": _template(f"{prefix}-actions*", COMMON_FIELDS | ACTION_FIELDS, shards, replicas, 200),
         f"{prefix}-deadletter": _template(f"{prefix}-deadletter*", DEADLETTER_FIELDS, shards, replicas, 200),
+        f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
     }

@@ -33,6 +33,7 @@ from soc.stream.detect import correlate, detect, expired, state_bytes, tick
 from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
+from soc.response.service import build as build_response
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,12 @@ async def on_start() -> None:
     for name in ("aiokafka", "faust", "mode", "kafka"):
         logging.getLogger(name).setLevel(logging.WARNING)
     log.warning("Sigma rules loaded from %s: %s", ", ".join(map(str, _cfg.worker.rules_dirs)), RULES.ruleset.summary())
+    log.warning("playbooks loaded from %s: %s", _cfg.response.playbooks_dir,
+                ", ".join(b.id for b in RESPONSE.responder.playbooks) or "none")
+    for problem in RESPONSE.problems:
+        log.error("playbook left out: %s", problem)
+    for warning in RESPONSE.warnings:
+        log.warning("playbook: %s", warning)
 
 
 @app.page("/metrics")
@@ -244,9 +251,22 @@ async def expire_idle_groups() -> None:
             asked += 1
 
 
+async def _send_alert(alert: dict) -> None:
+    await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
+
+
+async def _send_actions(actions: list[dict]) -> None:
+    for action in actions:
+        await actions_topic.send(key=action["soc"]["action"]["alert_id"].encode(), value=orjson.dumps(action))
+        SENT.labels("respond").inc()
+
+
+RESPONSE = build_response(_cfg, async_client(_cfg), _send_alert)  # a bad adapter or channel stops here
+
+
 @app.agent(alerts_topic, name="respond")
 async def respond_agent(stream: faust.StreamT) -> None:
-    """Decide what to do about each new alert and record it as an Action."""
+    """Run the playbooks each alert triggers (soc/response); record the others as an Action."""
     async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
         started = _timed("respond", len(batch))
         for data in batch:
@@ -255,11 +275,30 @@ async def respond_agent(stream: faust.StreamT) -> None:
             except ContractError as exc:
                 await _dead_letter("respond", dead_letter("respond", "contract_invalid", str(exc), data))
                 continue
-            action = respond(alert)
-            if action is not None:
-                await actions_topic.send(key=action["soc"]["action"]["alert_id"].encode(), value=orjson.dumps(action))
-                SENT.labels("respond").inc()
+            try:
+                actions = await RESPONSE.responder.handle(alert)
+            except Exception as exc:  # noqa: BLE001 - a playbook's failure never stops the stage
+                log.exception("playbooks failed on alert %s", get_path(alert, "soc.alert.id"))
+                await _dead_letter("respond", dead_letter("respond", "playbook_failed", repr(exc), data))
+                continue
+            if not actions:
+                record = respond(alert)
+                actions = [record] if record is not None else []
+            await _send_actions(actions)
         BATCH_SECONDS.labels("respond").observe(time.perf_counter() - started)
+
+
+@app.timer(interval=_cfg.response.sweep_interval_s)
+async def sweep_blocks() -> None:
+    """TTL expiry, removals, approvals and retries of blocks (soc/response/enforce.py)."""
+    try:
+        actions, alerts = await RESPONSE.enforcer.sweep()
+    except Exception:  # noqa: BLE001 - the next round tries again
+        log.exception("block sweep failed")
+        return
+    await _send_actions(actions)
+    for alert in alerts:
+        await _send_alert(alert)
 
 
 async def _dead_letter(stage: str, doc: dict) -> None:
