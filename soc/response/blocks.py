@@ -112,7 +112,7 @@ class BlockStore:
         else:
             kwargs = {"op_type": "create"}
         try:
-            res = await self.es.index(index=self.index, id=block.id, document=block.to_doc(), refresh="wait_for",
+            res = await self.es.index(index=self.index, id=block.id, document=block.to_doc(), refresh=True,
                                       **kwargs)
         except ConflictError:
             return False
