@@ -15,6 +15,7 @@ States: `pending` (waiting for an analyst's approval), `approved` (to be applied
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,7 +75,9 @@ class Block:
         return parse_iso(self.expires_at)
 
     def remaining_s(self, now: datetime) -> int:
-        return max(0, int((self.expires() - now).total_seconds()))
+        """Seconds left, rounded up: a device's own timeout never ends before the store's expiry
+        (the feed, which reads the store, drops a block first; the enforcer then lifts it)."""
+        return max(0, math.ceil((self.expires() - now).total_seconds()))
 
     def to_doc(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k != "seq"}
