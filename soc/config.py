@@ -138,7 +138,7 @@ class ResponseSettings(BaseModel):
     # Blocking an address of an asset of this criticality waits for an analyst's approval.
     approval_criticality: list[str] = Field(default_factory=lambda: ["high"])
     max_blocks_per_minute: int = Field(30, ge=1)  # per playbook
-    max_ttl_s: int = Field(30 * 86400, ge=60)
+    max_ttl_s: int = Field(30 * 86400, ge=10)
     # Enforcement: the blocklist feed (always), nftables (a host or a network namespace),
     # generic REST firewalls; notification channels by name.
     nftables: dict[str, Any] | None = None

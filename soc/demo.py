@@ -2,7 +2,9 @@
 
 Stack up (or the configured clusters) → worker and syslog collector started → the attack story
 replayed as real syslog over the loopback → progress while it is parsed, detected and indexed →
-what was indexed, the alerts raised, and commands to see them in Elasticsearch.
+what was indexed, the alerts raised → the playbook blocks the attacker (the blocklist feed, and
+as root an nftables set in a network namespace made for the demo), and its TTL (capped at
+DEMO_TTL_S for the demo) releases it → commands to see it all in Elasticsearch.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.table import Table
 
 from soc.config import PROJECT_ROOT, Settings
 from soc.model import iso
+from soc.netns import NetLab
 from soc.pipeline import LocalPipeline, Namespace, count
 from soc.stack import StackError, stack_up
 from soc.stack.elastic import credentials_file
@@ -29,6 +32,7 @@ from soc.story import ATTACKER, BRUTE_FORCE_RULE, CST, TARGET_HOST, story
 console = Console()
 # The story raises three: the SSH brute force, the external root login, the WAF's SQL injection.
 EXPECTED_ALERTS = 3
+DEMO_TTL_S = 20  # the demo caps every block's TTL so the release is seen too
 
 
 def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 180.0) -> int:
@@ -53,7 +57,12 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
     logs = Path(tempfile.mkdtemp(prefix="soc-demo-"))
     # The demo's city: the example asset inventory, unless one is configured.
     assets = settings.assets_file or PROJECT_ROOT / "assets.example.yaml"
-    pipeline = LocalPipeline(ns, logs, extra_env={"SOC_ASSETS_FILE": str(assets)})
+    lab = _lab()
+    env = {"SOC_ASSETS_FILE": str(assets), "SOC_RESPONSE__MAX_TTL_S": str(DEMO_TTL_S),
+           "SOC_RESPONSE__SWEEP_INTERVAL_S": "1"}
+    if lab is not None:
+        env["SOC_RESPONSE__NFTABLES"] = f'{{"namespace": "{lab.name}"}}'
+    pipeline = LocalPipeline(ns, logs, extra_env=env)
     es = sync_client(settings)
     prefix = settings.elastic.index_prefix
     run_start = datetime.now(UTC)
@@ -92,8 +101,11 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
                     return 1
                 time.sleep(0.5)
             time.sleep(1.5)  # let the last alert revisions and the actions land
-        return _report(es, prefix, mine, since, total, done, settings)
+        code = _report(es, prefix, mine, since, total, done, settings)
+        return _response(settings, lab) or code
     finally:
+        if lab is not None:
+            lab.delete()
         if keep_running:
             console.print(f"worker and collector keep running (pids {pipeline.worker.pid if pipeline.worker else '-'}, "
                           f"{pipeline.collector.pid if pipeline.collector else '-'})")
@@ -154,3 +166,61 @@ def _report(es, prefix: str, mine: dict, since: dict, total: int, done: bool, se
         console.print(f"[bold red]demo incomplete: events {n_events} + dead letters {n_dead} of {total}, "
                       f"brute-force alert {'found' if brute else 'missing'}[/bold red]")
     return 0 if ok else 1
+
+
+def _lab() -> NetLab | None:
+    """A network namespace whose nftables the demo drives (root with ip and nft), else None."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or not (shutil.which("ip") and shutil.which("nft")):
+        console.print("→ not root or no nftables: the demo blocks in the blocklist feed only")
+        return None
+    try:
+        return NetLab.create()
+    except Exception as exc:  # noqa: BLE001 - the feed still shows the block
+        console.print(f"→ no network namespace ({exc}): the demo blocks in the blocklist feed only")
+        return None
+
+
+def _response(settings: Settings, lab: NetLab | None, timeout: float = 90.0) -> int:
+    """The attacker blocked (feed, nftables), then released at its TTL; 0 when both were seen."""
+    import asyncio
+
+    import httpx
+
+    from soc.response.adapters.nftables import NftablesAdapter, NftablesConfig
+    from soc.response.blocks import BlockStore
+    from soc.response.feed import feed_app
+    from soc.store.client import async_client
+
+    async def state() -> tuple[str | None, str, list[str], list[str]]:
+        es = async_client(settings)
+        try:
+            block = await BlockStore(es, settings.elastic.index_prefix).get("all", ATTACKER)
+        finally:
+            await es.close()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=feed_app(settings)), base_url="http://f") as c:
+            feed = (await c.get("/blocklist.txt")).text.split()
+        kernel = await NftablesAdapter(NftablesConfig(namespace=lab.name)).elements() if lab is not None else []
+        return (block.state if block else None), (block.expires_at if block else ""), feed, kernel
+
+    deadline = time.monotonic() + timeout
+    seen_block = False
+    while time.monotonic() < deadline:
+        st, until, feed, kernel = asyncio.run(state())
+        if st == "active" and not seen_block:
+            seen_block = True
+            where = f"; nftables set in namespace {lab.name}: {kernel}" if lab is not None else ""
+            console.print(f"[bold]处置 response:[/bold] 已封禁 {ATTACKER} 至 {_cst(until)} (北京时间)，"
+                          f"封禁清单 blocklist feed: {feed}{where}")
+            console.print(f"  剧本 playbook: {settings.response.playbooks_dir}/block_ssh_bruteforce.yml; "
+                          f"演示中 TTL 上限 {DEMO_TTL_S}s; 解除: soc block remove {ATTACKER}")
+        if seen_block and st == "expired" and ATTACKER not in feed and ATTACKER not in kernel:
+            console.print(f"[bold green]封禁到期，已自动解除 (released at its TTL): feed {feed}"
+                          f"{f', nftables {kernel}' if lab is not None else ''}[/bold green]")
+            return 0
+        time.sleep(1)
+    console.print(f"[bold red]response incomplete: blocked {'yes' if seen_block else 'no'}, "
+                  "release not seen[/bold red]")
+    return 1
