@@ -49,6 +49,21 @@ class Safety:
         return None
 
 
+def enrichment_summary(found: Doc) -> str:
+    """One line for the audit trail: the source's recent alerts, threat intelligence, the asset."""
+    parts = []
+    h = found.get("history")
+    if h is not None:
+        parts.append(f"近 {human(h['window_s'])} 告警 {h['alerts']} 条" + (f"（{'、'.join(h['rules'][:3])}）" if h["rules"] else ""))
+    ti = found.get("threat_intel")
+    if ti is not None:
+        parts.append("情报命中: " + "；".join(f"{m['indicator']} {m['label']}" for m in ti) if ti else "情报未命中")
+    asset = found.get("asset")
+    if asset:
+        parts.append(f"资产 {asset.get('name', '-')}（等保 {asset.get('mlps_level', '-')} 级，{asset.get('criticality', '-')}）")
+    return "富化: " + ("；".join(parts) or "无")
+
+
 def human(seconds: int) -> str:
     """3600 → 1小时, 90 → 1分30秒: how long, as the duty group reads it."""
     parts = []
@@ -128,7 +143,9 @@ class Outcome:
 
 class Responder:
     def __init__(self, playbooks: list[Playbook], store: BlockStore, safety: Safety, apply: Apply,
-                 notify: Notify | None = None, enrich: Callable[[Doc, int | None], Awaitable[Doc]] | None = None,
+                 notify: Notify | None = None,
+                 enrich: Callable[[Doc, int | None, bool], Awaitable[Doc]] | None = None,
+                 open_incident: Callable[[Doc, str, str], Awaitable[tuple[str, bool]]] | None = None,
                  criticality_of: Callable[[str], str | None] = lambda _ip: None) -> None:
         self.playbooks = playbooks
         self.store = store
@@ -136,6 +153,7 @@ class Responder:
         self.apply = apply
         self.notify = notify
         self.enrich = enrich
+        self.open_incident = open_incident
         self.criticality_of = criticality_of
 
     async def handle(self, alert: Doc, now: datetime | None = None) -> list[Doc]:
@@ -167,8 +185,10 @@ class Responder:
 
             ok = True
             if step.action == "enrich":
-                if self.enrich is not None and not book.simulate:
-                    extra["enrichment"] = await self.enrich(alert, step.history)
+                if self.enrich is not None:
+                    extra["enrichment"] = found = await self.enrich(alert, step.history, step.threat_intel)
+                    act(ActionKind.RECORD, ActionState.APPLIED, str(get_path(alert, "source.ip", "") or alert_id),
+                        enrichment_summary(found))
             elif step.action == "wait_for_approval":
                 gated = True
                 extra["approval_timeout"] = step.timeout
@@ -180,8 +200,7 @@ class Responder:
             elif step.action == "notify":
                 ok = await self._notify(book, step.channel, step.template, alert, extra, act)
             elif step.action == "open_incident":
-                act(ActionKind.OPEN_INCIDENT, ActionState.PROPOSED, alert_id,
-                    step.title or f"{get_path(alert, 'rule.name', '')}")
+                ok = await self._incident(book, step.title or str(get_path(alert, "rule.name", "")), alert, extra, act)
             elif step.action == "report_upstream":
                 act(ActionKind.REPORT, ActionState.PROPOSED, alert_id, f"上报（{step.kind}）待事件模块处理")
             if not ok and book.on_failure == "stop":
@@ -308,6 +327,20 @@ class Responder:
             return True
         act(ActionKind.UNBLOCK, ActionState.FAILED, target, "封禁记录并发冲突")
         return False
+
+    async def _incident(self, book: Playbook, title: str, alert: Doc, extra: dict[str, Any],
+                        act: Callable[..., Doc]) -> bool:
+        if book.simulate or self.open_incident is None:
+            act(ActionKind.OPEN_INCIDENT, ActionState.PROPOSED, title, "模拟：将开事件" if book.simulate else "未配置事件库")
+            return book.simulate
+        try:
+            iid, created = await self.open_incident(alert, title, f"playbook:{book.id}")
+        except Exception as exc:  # noqa: BLE001 - recorded, never stops the playbook
+            act(ActionKind.OPEN_INCIDENT, ActionState.FAILED, title, f"开事件失败: {exc}")
+            return False
+        extra["incident_id"] = iid
+        act(ActionKind.OPEN_INCIDENT, ActionState.APPLIED, iid, ("新开事件: " if created else "并入已有事件: ") + title)
+        return True
 
     async def _notify(self, book: Playbook, channel: str, template: str, alert: Doc, extra: dict[str, Any],
                       act: Callable[..., Doc]) -> bool:

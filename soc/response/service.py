@@ -16,13 +16,15 @@ from elasticsearch import AsyncElasticsearch
 
 from soc.assets import AssetInventory, load_inventory
 from soc.config import ConfigError, Settings
-from soc.model import Doc
+from soc.model import Doc, get_path
 from soc.response.adapters import Adapter
 from soc.response.adapters.nftables import NftablesAdapter, NftablesConfig
 from soc.response.blocks import BlockStore
 from soc.response.engine import Responder, Safety
 from soc.response.enforce import Enforcer
+from soc.response.intel import load_intel
 from soc.response.playbook import load_playbooks
+from soc.reporting.incidents import IncidentStore
 
 ALWAYS_ALLOWED = [("127.0.0.0/8", "本机回环 loopback"), ("::1/128", "本机回环 loopback"),
                   ("169.254.0.0/16", "链路本地 link-local"), ("fe80::/10", "链路本地 link-local")]
@@ -93,6 +95,33 @@ def notifier(settings: Settings) -> Callable[[str, str, Doc, dict[str, Any]], Aw
     return send
 
 
+def enricher(settings: Settings, es: AsyncElasticsearch) -> Callable[[Doc, int | None, bool], Awaitable[Doc]]:
+    """The enrich step: the asset (already on the alert), the source's recent alerts, the local
+    threat-intelligence file's indicators for it."""
+    intel = load_intel(settings.response.threat_intel_file)
+    alerts = f"{settings.elastic.index_prefix}-alerts"
+
+    async def enrich(alert: Doc, history_s: int | None, threat_intel: bool) -> Doc:
+        found: Doc = {}
+        source = get_path(alert, "source.ip")
+        if get_path(alert, "soc.asset"):
+            found["asset"] = get_path(alert, "soc.asset")
+        if history_s and isinstance(source, str):
+            try:
+                res = await es.search(index=alerts, size=0, ignore_unavailable=True, query={"bool": {"filter": [
+                    {"term": {"source.ip": source}}, {"range": {"@timestamp": {"gte": f"now-{history_s}s"}}}]}},
+                    aggs={"r": {"terms": {"field": "rule.name", "size": 10}}})
+                found["history"] = {"window_s": history_s, "alerts": res["hits"]["total"]["value"],
+                                    "rules": [b["key"] for b in res["aggregations"]["r"]["buckets"]]}
+            except Exception as exc:  # noqa: BLE001 - enrichment is best effort, said so
+                found["history_error"] = str(exc)[:200]
+        if threat_intel and isinstance(source, str):
+            found["threat_intel"] = intel.match(source)
+        return found
+
+    return enrich
+
+
 def build(settings: Settings, es: AsyncElasticsearch,
           raise_alert: Callable[[Doc], Awaitable[None]] | None = None) -> Response:
     inventory = load_inventory(settings.assets_file)
@@ -106,7 +135,9 @@ def build(settings: Settings, es: AsyncElasticsearch,
         return asset.criticality if asset is not None else None
 
     notify = notifier(settings)
-    responder = Responder(books, store, guard, enforcer.apply, notify, criticality_of=criticality_of)
+    incidents = IncidentStore(es, settings.elastic.index_prefix)
+    responder = Responder(books, store, guard, enforcer.apply, notify, enrich=enricher(settings, es),
+                          open_incident=incidents.open_or_update, criticality_of=criticality_of)
     known_devices = {"feed", *enforcer.adapters}
     warnings = []
     for book in books:

@@ -249,6 +249,19 @@ BLOCK_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+INCIDENT_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "event.id": KEYWORD,
+    "event.kind": KEYWORD,
+    "event.dataset": KEYWORD,
+    "labels.tenant": KEYWORD,
+    **{f"soc.incident.{name}": KEYWORD for name in (
+        "id", "status", "opened_by", "alert_ids", "source_ips", "assets", "rule_names")},
+    **{f"soc.incident.{name}": DATE for name in ("created", "updated", "reopened")},
+    "soc.incident.title": TEXT,
+}
+
+
 def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Nest dotted field names into an Elasticsearch `properties` tree."""
     root: dict[str, Any] = {}
@@ -300,4 +313,5 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-actions": _template(f"{prefix}-actions*", COMMON_FIELDS | ACTION_FIELDS, shards, replicas, 200),
         f"{prefix}-deadletter": _template(f"{prefix}-deadletter*", DEADLETTER_FIELDS, shards, replicas, 200),
         f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
+        f"{prefix}-incidents": _template(f"{prefix}-incidents", INCIDENT_FIELDS, shards, replicas, 200),
     }

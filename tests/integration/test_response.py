@@ -6,10 +6,13 @@ restart and adapter failure."""
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +254,80 @@ def test_a_restart_keeps_the_ttl_and_a_failing_device_raises_an_alert(tmp_path: 
     finally:
         drop_indices(es, s.elastic.index_prefix)
         drop_indices(es, broken.elastic.index_prefix)
+
+
+FULL = """\
+id: full-test
+name: 全流程测试
+trigger: {tags: [attack.t1110], min_level: high}
+steps:
+  - action: enrich
+    history: 1h
+  - action: block_ip
+    ttl: 1h
+    devices: [feed]
+  - action: notify
+    channel: duty
+    template: block_notice
+  - action: open_incident
+on_failure: continue
+"""
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings, es: Elasticsearch,
+                                        lab: NetLab) -> None:
+    intel = tmp_path / "intel.csv"
+    intel.write_text("# 本地情报\n198.51.100.64/28,已知扫描源,CNCERT 通报\n", encoding="utf-8")
+    books = tmp_path / "full"
+    books.mkdir()
+    (books / "full.yml").write_text(FULL, encoding="utf-8")
+    (books / "templates").symlink_to(Path(__file__).resolve().parents[2] / "playbooks" / "templates")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    s = settings_for(base_settings, tmp_path, lab)
+    s = s.model_copy(update={"response": s.response.model_copy(update={
+        "playbooks_dir": books, "threat_intel_file": intel,
+        "channels": {"duty": {"type": "webhook", "url": f"http://127.0.0.1:{server.server_port}/hook"}}})})
+
+    async def run() -> None:
+        await ensure_templates(s)
+        client = async_client(s)
+        try:
+            r = build(s, client)
+            assert r.warnings == []
+            acts = await r.responder.handle(alert(ATTACKER, "a1"))
+            reasons = " | ".join(get_path(a, "soc.action.reason") for a in acts)
+            assert "情报命中" in reasons and "已知扫描源" in reasons, reasons
+            assert ("notify", "applied", "") in states(acts), reasons
+            [notice] = _Hook.received
+            assert ATTACKER in notice["body"] and "封禁" in notice["subject"] + notice["body"]
+            [incident] = [a for a in acts if get_path(a, "soc.action.kind") == "open_incident"]
+            assert get_path(incident, "soc.action.state") == "applied" and "新开事件" in get_path(incident, "soc.action.reason")
+            # The same group again: the open incident is updated, not duplicated.
+            again = await r.responder.handle(alert(ATTACKER, "a2"))
+            [inc2] = [a for a in again if get_path(a, "soc.action.kind") == "open_incident"]
+            assert get_path(inc2, "soc.action.target") == get_path(incident, "soc.action.target")
+            doc = await client.get(index=f"{s.elastic.index_prefix}-incidents", id=get_path(incident, "soc.action.target"))
+            assert doc["_source"]["soc"]["incident"]["alert_ids"] == ["a1", "a2"]
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+        drop_indices(es, s.elastic.index_prefix)
