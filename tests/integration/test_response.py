@@ -20,7 +20,7 @@ import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
-from soc.config import Settings
+from soc.config import AllowEntry, Settings
 from soc.model import Alert, get_path
 from soc.netns import ATTACKER, BYSTANDER, NetLab
 from soc.response.adapters.nftables import NftablesAdapter, NftablesConfig
@@ -66,8 +66,7 @@ def settings_for(base: Settings, tmp: Path, lab: NetLab, *, simulate: bool = Fal
                                                      extra=extra), encoding="utf-8")
     response = base.response.model_copy(update={
         "playbooks_dir": books, "nftables": {"namespace": namespace or lab.name},
-        "allowlist": [type(base.response).model_fields["allowlist"].annotation.__args__[0](**a)  # type: ignore[union-attr]
-                      for a in (allow or [])],
+        "allowlist": [AllowEntry(**a) for a in (allow or [])],
         "apply_attempts": 2,
     })
     elastic = base.elastic.model_copy(update={"index_prefix": f"resp{uuid.uuid4().hex[:8]}"})
@@ -323,6 +322,77 @@ def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings,
             assert get_path(inc2, "soc.action.target") == get_path(incident, "soc.action.target")
             doc = await client.get(index=f"{s.elastic.index_prefix}-incidents", id=get_path(incident, "soc.action.target"))
             assert doc["_source"]["soc"]["incident"]["alert_ids"] == ["a1", "a2"]
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+        drop_indices(es, s.elastic.index_prefix)
+
+
+class _Firewall(BaseHTTPRequestHandler):
+    """A vendor-style firewall API: answers {"code": 0} and records what it was asked."""
+
+    calls: list[tuple[str, str, Any]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        _Firewall.calls.append((self.command, self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"code": 0, "msg": "success"}')
+
+    do_POST = do_DELETE = _answer  # noqa: N815
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_rate_limit_allowlist_revocation_and_a_rest_firewall(tmp_path: Path, base_settings: Settings,
+                                                            es: Elasticsearch, lab: NetLab) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Firewall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fw = {"name": "dc-ngfw", "base_url": f"http://127.0.0.1:{server.server_port}",
+          "success_json": {"path": "code", "equals": 0},
+          "block": {"method": "POST", "path": "/v1/blacklist",
+                    "body": '{"ip": "{{ ip }}", "mask": {{ prefix }}, "age": {{ ttl_min }}}'},
+          "unblock": {"method": "DELETE", "path": "/v1/blacklist/{{ ip }}"}}
+    s = settings_for(base_settings, tmp_path, lab, ttl="1h")
+    s = s.model_copy(update={"response": s.response.model_copy(update={
+        "rest_adapters": [fw], "max_blocks_per_minute": 2})})
+    (s.response.playbooks_dir / "block.yml").write_text(
+        PLAYBOOK.format(simulate="false", ttl="1h", action="block_ip", extra="").replace("nftables", "dc-ngfw"),
+        encoding="utf-8")
+
+    async def run() -> None:
+        await ensure_templates(s)
+        client = async_client(s)
+        try:
+            r = build(s, client)
+            assert r.warnings == []
+            sources = ["203.0.113.10", "203.0.113.11", "203.0.113.12"]
+            results = [await r.responder.handle(alert(src, f"a{i}")) for i, src in enumerate(sources)]
+            # Two blocks a minute for this playbook: the third is refused and recorded.
+            assert ("block_ip", "applied", "dc-ngfw") in states(results[0])
+            assert states(results[2]) == [("block_ip", "failed", "")]
+            assert "速率限制" in get_path(results[2][0], "soc.action.reason")
+            assert [(m, p, b) for m, p, b in _Firewall.calls] == [
+                ("POST", "/v1/blacklist", {"ip": "203.0.113.10", "mask": 32, "age": 60}),
+                ("POST", "/v1/blacklist", {"ip": "203.0.113.11", "mask": 32, "age": 60})]
+
+            # An allowlist entry added later lifts the active block it covers, on the device too.
+            safer = s.model_copy(update={"response": s.response.model_copy(update={
+                "allowlist": [AllowEntry(cidr="203.0.113.11/32", reason="新增: 省平台出口")]})})
+            acts, _ = await build(safer, client).enforcer.sweep()
+            assert ("unblock", "reverted", "dc-ngfw") in states(acts)
+            assert "省平台出口" in get_path(acts[0], "soc.action.reason")
+            assert _Firewall.calls[-1][:2] == ("DELETE", "/v1/blacklist/203.0.113.11")
+            assert (await r.enforcer.store.get("all", "203.0.113.11")).state == "removed"  # type: ignore[union-attr]
+            assert (await r.enforcer.store.get("all", "203.0.113.10")).state == ACTIVE  # type: ignore[union-attr]
         finally:
             await client.close()
 
