@@ -135,12 +135,6 @@ def triggered(trigger: Trigger, alert: Doc) -> bool:
 # --------------------------------------------------------------------------- the engine
 
 
-@dataclass
-class Outcome:
-    actions: list[Doc] = field(default_factory=list)
-    failed: bool = False
-
-
 class Responder:
     def __init__(self, playbooks: list[Playbook], store: BlockStore, safety: Safety, apply: Apply,
                  notify: Notify | None = None,
@@ -248,7 +242,6 @@ class Responder:
         if decided.state == PENDING:
             extra["approval"] = {"id": decided.id, "reason": approval, "on_timeout": decided.on_timeout,
                                  "timeout_human": human(int(extra.get("approval_timeout", 3600)))}
-        if decided.state == PENDING:
             act(ActionKind.BLOCK_IP, ActionState.PROPOSED, target,
                 f"待审批：{approval}；审批: soc block approve {decided.id}", decided.ttl_seconds)
             return True
