@@ -1,21 +1,21 @@
 """A network namespace with a veth link to the host, for tests and the demo of blocking.
 
-The namespace (`inside`, 198.51.100.2) stands for a protected host whose nftables the platform
-drives; the host side of the link carries two addresses, an attacker's and a bystander's, so a
-packet from each can be sent in and seen dropped or passed. Only documentation addresses
-(RFC 5737 TEST-NET-2) on a link that leaves nothing: nothing else is ever a target. Needs root
-and iproute2.
+The namespace (`inside`) stands for a protected host whose nftables the platform drives; the
+host side of the link carries two addresses, an attacker's and a bystander's, so a packet from
+each can be sent in and seen dropped or passed. Each lab takes its own /29 of the benchmarking
+range (RFC 2544, 198.18.0.0/15), so labs made at once (tests, the demo) do not collide, on a link
+that leads nowhere else: nothing else is ever a target. Needs root and iproute2.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import random
 import subprocess
 import uuid
 from dataclasses import dataclass
 
-INSIDE = "198.51.100.2"
-ATTACKER = "198.51.100.66"
-BYSTANDER = "198.51.100.1"
+RANGE = ipaddress.ip_network("198.18.0.0/15")
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -26,21 +26,25 @@ def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 class NetLab:
     name: str
     host_if: str
+    bystander: str
+    inside: str
+    attacker: str
 
     @classmethod
     def create(cls) -> NetLab:
         tag = uuid.uuid4().hex[:6]
-        net = cls(f"soc-{tag}", f"soch{tag}")
+        base = RANGE.network_address + 8 * random.randrange(RANGE.num_addresses // 8)
+        net = cls(f"soc-{tag}", f"soch{tag}", str(base + 1), str(base + 2), str(base + 6))
         peer = f"socn{tag}"
         _run("ip", "netns", "add", net.name)
         try:
             _run("ip", "link", "add", net.host_if, "type", "veth", "peer", "name", peer)
             _run("ip", "link", "set", peer, "netns", net.name)
-            for addr in (BYSTANDER, ATTACKER):
+            for addr in (net.bystander, net.attacker):
                 _run("ip", "addr", "add", f"{addr}/32", "dev", net.host_if)
             _run("ip", "link", "set", net.host_if, "up")
-            _run("ip", "route", "add", f"{INSIDE}/32", "dev", net.host_if, "src", BYSTANDER)
-            _run("ip", "netns", "exec", net.name, "ip", "addr", "add", f"{INSIDE}/24", "dev", peer)
+            _run("ip", "route", "add", f"{net.inside}/32", "dev", net.host_if, "src", net.bystander)
+            _run("ip", "netns", "exec", net.name, "ip", "addr", "add", f"{net.inside}/29", "dev", peer)
             _run("ip", "netns", "exec", net.name, "ip", "link", "set", peer, "up")
             _run("ip", "netns", "exec", net.name, "ip", "link", "set", "lo", "up")
         except subprocess.CalledProcessError:
@@ -50,7 +54,7 @@ class NetLab:
 
     def reaches(self, source: str) -> bool:
         """Whether a ping from `source` (a host-side address) into the namespace is answered."""
-        return _run("ping", "-c", "1", "-W", "1", "-I", source, INSIDE, check=False).returncode == 0
+        return _run("ping", "-c", "1", "-W", "1", "-I", source, self.inside, check=False).returncode == 0
 
     def delete(self) -> None:
         _run("ip", "link", "del", self.host_if, check=False)

@@ -6,6 +6,7 @@ restart and adapter failure."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import threading
 import time
@@ -22,7 +23,7 @@ from elasticsearch import Elasticsearch
 
 from soc.config import AllowEntry, Settings
 from soc.model import Alert, get_path
-from soc.netns import ATTACKER, BYSTANDER, NetLab
+from soc.netns import NetLab
 from soc.response.adapters.nftables import NftablesAdapter, NftablesConfig
 from soc.response.blocks import ACTIVE, APPROVED, EXPIRED, PENDING
 from soc.response.feed import feed_app
@@ -113,17 +114,17 @@ def test_a_blocked_source_is_dropped_then_released_at_its_ttl(tmp_path: Path, ba
         try:
             r = build(s, client)
             assert r.problems == []
-            assert lab.reaches(ATTACKER) and lab.reaches(BYSTANDER)
-            actions = await r.responder.handle(alert(ATTACKER))
+            assert lab.reaches(lab.attacker) and lab.reaches(lab.bystander)
+            actions = await r.responder.handle(alert(lab.attacker))
             assert ("block_ip", "applied", "nftables") in states(actions)
             assert ("block_ip", "applied", "feed") in states(actions)
             nft = NftablesAdapter(NftablesConfig(namespace=lab.name))
-            assert await nft.elements() == [ATTACKER]
-            assert await feed(s) == [ATTACKER]
-            assert not lab.reaches(ATTACKER), "a packet from the blocked source passed"
-            assert lab.reaches(BYSTANDER), "a packet from another source was dropped"
+            assert await nft.elements() == [lab.attacker]
+            assert await feed(s) == [lab.attacker]
+            assert not lab.reaches(lab.attacker), "a packet from the blocked source passed"
+            assert lab.reaches(lab.bystander), "a packet from another source was dropped"
             # The same alert again (a later revision): one block, nothing new on the devices' side.
-            await r.responder.handle(alert(ATTACKER, revision=2))
+            await r.responder.handle(alert(lab.attacker, revision=2))
             [block] = await r.enforcer.store.search({"match_all": {}})
             assert block.state == ACTIVE and block.offenses == 1 and block.alert_ids == ["a1"]
 
@@ -133,14 +134,14 @@ def test_a_blocked_source_is_dropped_then_released_at_its_ttl(tmp_path: Path, ba
                 return any(get_path(a, "soc.action.kind") == "unblock" for a in acts)
 
             await wait_until(lifted)
-            assert (await r.enforcer.store.get("all", ATTACKER)).state == EXPIRED  # type: ignore[union-attr]
+            assert (await r.enforcer.store.get("all", lab.attacker)).state == EXPIRED  # type: ignore[union-attr]
             assert await nft.elements() == []
             assert await feed(s) == []
-            assert lab.reaches(ATTACKER)
+            assert lab.reaches(lab.attacker)
 
             # A repeat offender: the next block lasts twice as long.
-            await r.responder.handle(alert(ATTACKER, "a2"))
-            again = await r.enforcer.store.get("all", ATTACKER)
+            await r.responder.handle(alert(lab.attacker, "a2"))
+            again = await r.enforcer.store.get("all", lab.attacker)
             assert again is not None and again.state == ACTIVE and again.offenses == 2 and again.ttl_seconds == 8
         finally:
             await client.close()
@@ -153,7 +154,7 @@ def test_a_blocked_source_is_dropped_then_released_at_its_ttl(tmp_path: Path, ba
 
 def test_allowlist_simulate_and_approval(tmp_path: Path, base_settings: Settings, es: Elasticsearch,
                                          lab: NetLab) -> None:
-    allow = [{"cidr": "198.51.100.64/28", "reason": "省平台测试段"}]
+    allow = [{"cidr": f"{lab.attacker}/30", "reason": "省平台测试段"}]
     plain = settings_for(base_settings, tmp_path, lab, allow=allow)
     sim = settings_for(base_settings, tmp_path, lab, simulate=True)
     wide = settings_for(base_settings, tmp_path, lab, action="block_cidr", extra="prefix: 16", ttl="1h")
@@ -166,23 +167,24 @@ def test_allowlist_simulate_and_approval(tmp_path: Path, base_settings: Settings
         try:
             # An allowlisted source is never blocked, though its rule fired.
             r = build(plain, clients[0])
-            acts = await r.responder.handle(alert(ATTACKER))
+            acts = await r.responder.handle(alert(lab.attacker))
             assert states(acts) == [("block_ip", "reverted", "")]
             assert "省平台测试段" in get_path(acts[0], "soc.action.reason")
-            assert await r.enforcer.store.get("all", ATTACKER) is None and await nft.elements() == []
+            assert await r.enforcer.store.get("all", lab.attacker) is None and await nft.elements() == []
 
             # Simulate: the decision is recorded, nothing is applied.
             r = build(sim, clients[1])
-            acts = await r.responder.handle(alert(ATTACKER))
+            acts = await r.responder.handle(alert(lab.attacker))
             assert states(acts) == [("block_ip", "proposed", "")] and get_path(acts[0], "soc.action.simulated")
-            assert await r.enforcer.store.get("all", ATTACKER) is None and await nft.elements() == []
+            assert await r.enforcer.store.get("all", lab.attacker) is None and await nft.elements() == []
 
             # A /16 waits for approval; the sweep does not apply it; approved, it is applied once.
             r = build(wide, clients[2])
-            acts = await r.responder.handle(alert(ATTACKER))
+            acts = await r.responder.handle(alert(lab.attacker))
             assert states(acts) == [("block_ip", "proposed", "")]
             [pending] = await r.enforcer.store.by_state(PENDING)
-            assert pending.target == "198.51.0.0/16" and "/16" in pending.approval_reason
+            wide16 = str(ipaddress.ip_network(f"{lab.attacker}/16", strict=False))
+            assert pending.target == wide16 and "/16" in pending.approval_reason
             assert (await r.enforcer.sweep())[0] == [] and await nft.elements() == []
             pending.state = APPROVED
             assert await r.enforcer.store.put(pending)
@@ -190,8 +192,8 @@ def test_allowlist_simulate_and_approval(tmp_path: Path, base_settings: Settings
             (a1, _), (a2, _) = await asyncio.gather(r.enforcer.sweep(), other.enforcer.sweep())
             applied = [a for a in a1 + a2 if get_path(a, "soc.action.device") == "nftables"]
             assert [get_path(a, "soc.action.state") for a in applied] == ["applied"]  # exactly once
-            assert await nft.elements() == ["198.51.0.0/16"]
-            assert not lab.reaches(ATTACKER) and not lab.reaches(BYSTANDER)  # the whole /16
+            assert await nft.elements() == [wide16]
+            assert not lab.reaches(lab.attacker) and not lab.reaches(lab.bystander)  # the whole /16
         finally:
             for c in clients:
                 await c.close()
@@ -214,23 +216,23 @@ def test_a_restart_keeps_the_ttl_and_a_failing_device_raises_an_alert(tmp_path: 
         await ensure_templates(broken)
         c1, c2, c3 = async_client(s), async_client(s), async_client(broken)
         try:
-            await build(s, c1).responder.handle(alert(ATTACKER))
-            assert await nft.elements() == [ATTACKER]
+            await build(s, c1).responder.handle(alert(lab.attacker))
+            assert await nft.elements() == [lab.attacker]
             await c1.close()  # the worker dies with the block in force
 
             restarted = build(s, c2)  # ...and a new one starts after its TTL
 
             async def expired() -> bool:
                 await restarted.enforcer.sweep()
-                b = await restarted.enforcer.store.get("all", ATTACKER)
+                b = await restarted.enforcer.store.get("all", lab.attacker)
                 return b is not None and b.state == EXPIRED
 
             await wait_until(expired)
-            assert await nft.elements() == [] and lab.reaches(ATTACKER)
+            assert await nft.elements() == [] and lab.reaches(lab.attacker)
 
             # A device that cannot be reached: failed actions, retries, then an alert.
             r = build(broken, c3)
-            acts = await r.responder.handle(alert(ATTACKER))
+            acts = await r.responder.handle(alert(lab.attacker))
             failed = [a for a in acts if get_path(a, "soc.action.device") == "nftables"]
             assert [get_path(a, "soc.action.state") for a in failed] == ["failed"]
             assert "soc-no-such-namespace" in get_path(failed[0], "soc.action.reason")
@@ -243,7 +245,7 @@ def test_a_restart_keeps_the_ttl_and_a_failing_device_raises_an_alert(tmp_path: 
 
             await wait_until(gave_up, 60)
             assert get_path(raised[0], "rule.name") == "封禁执行失败"
-            assert get_path(raised[0], "source.ip") == ATTACKER
+            assert get_path(raised[0], "source.ip") == lab.attacker
         finally:
             for c in (c2, c3):
                 await c.close()
@@ -290,7 +292,7 @@ class _Hook(BaseHTTPRequestHandler):
 def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings, es: Elasticsearch,
                                         lab: NetLab) -> None:
     intel = tmp_path / "intel.csv"
-    intel.write_text("# 本地情报\n198.51.100.64/28,已知扫描源,CNCERT 通报\n", encoding="utf-8")
+    intel.write_text(f"# 本地情报\n{lab.attacker}/30,已知扫描源,CNCERT 通报\n", encoding="utf-8")
     books = tmp_path / "full"
     books.mkdir()
     (books / "full.yml").write_text(FULL, encoding="utf-8")
@@ -308,16 +310,16 @@ def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings,
         try:
             r = build(s, client)
             assert r.warnings == []
-            acts = await r.responder.handle(alert(ATTACKER, "a1"))
+            acts = await r.responder.handle(alert(lab.attacker, "a1"))
             reasons = " | ".join(get_path(a, "soc.action.reason") for a in acts)
             assert "情报命中" in reasons and "已知扫描源" in reasons, reasons
             assert ("notify", "applied", "") in states(acts), reasons
             [notice] = _Hook.received
-            assert ATTACKER in notice["body"] and "封禁" in notice["subject"] + notice["body"]
+            assert lab.attacker in notice["body"] and "封禁" in notice["subject"] + notice["body"]
             [incident] = [a for a in acts if get_path(a, "soc.action.kind") == "open_incident"]
             assert get_path(incident, "soc.action.state") == "applied" and "新开事件" in get_path(incident, "soc.action.reason")
             # The same group again: the open incident is updated, not duplicated.
-            again = await r.responder.handle(alert(ATTACKER, "a2"))
+            again = await r.responder.handle(alert(lab.attacker, "a2"))
             [inc2] = [a for a in again if get_path(a, "soc.action.kind") == "open_incident"]
             assert get_path(inc2, "soc.action.target") == get_path(incident, "soc.action.target")
             doc = await client.get(index=f"{s.elastic.index_prefix}-incidents", id=get_path(incident, "soc.action.target"))

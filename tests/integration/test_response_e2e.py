@@ -15,7 +15,7 @@ import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
-from soc.netns import ATTACKER, BYSTANDER, NetLab
+from soc.netns import NetLab
 from soc.pipeline import wait_for_count
 from soc.response.adapters.nftables import NftablesAdapter, NftablesConfig
 from soc.response.feed import feed_app
@@ -47,13 +47,13 @@ def lab() -> Iterator[NetLab]:
     net.delete()
 
 
-def failures(n: int) -> list[bytes]:
+def failures(n: int, attacker: str) -> list[bytes]:
     start = datetime.now(UTC) - timedelta(seconds=30)
     out = []
     for i in range(n):
         ts = (start + timedelta(seconds=i)).astimezone(CST)
         out.append((ts.strftime("<38>%b ") + f"{ts.day:2d}" + ts.strftime(" %H:%M:%S")
-                    + f" gov-cloud-db-02 sshd[{7000 + i}]: Failed password for root from {ATTACKER} "
+                    + f" gov-cloud-db-02 sshd[{7000 + i}]: Failed password for root from {attacker} "
                       f"port {41000 + i} ssh2").encode())
     return out
 
@@ -80,21 +80,21 @@ def test_brute_force_is_blocked_in_the_feed_and_the_kernel_then_released(tmp_pat
                                      base_url="http://feed") as c:
             return (await c.get("/blocklist.txt")).text.split()
 
-    assert lab.reaches(ATTACKER) and lab.reaches(BYSTANDER)
+    assert lab.reaches(lab.attacker) and lab.reaches(lab.bystander)
     p.start()
     try:
-        p.send_tcp(failures(8))
-        until(lambda: elements() == [ATTACKER], 120, "the block in nftables", lambda: p.tail("worker"))
-        assert asyncio.run(feed()) == [ATTACKER]
-        assert not lab.reaches(ATTACKER), "a packet from the blocked source passed"
-        assert lab.reaches(BYSTANDER), "a packet from another source was dropped"
+        p.send_tcp(failures(8, lab.attacker))
+        until(lambda: elements() == [lab.attacker], 120, "the block in nftables", lambda: p.tail("worker"))
+        assert asyncio.run(feed()) == [lab.attacker]
+        assert not lab.reaches(lab.attacker), "a packet from the blocked source passed"
+        assert lab.reaches(lab.bystander), "a packet from another source was dropped"
 
         # At its TTL the worker lifts it: gone from the kernel's set and the feed; traffic passes.
         until(lambda: elements() == [], 60, "the release at the TTL", lambda: p.tail("worker"))
         assert asyncio.run(feed()) == []
-        assert lab.reaches(ATTACKER)
+        assert lab.reaches(lab.attacker)
         prefix = p.ns.prefix
-        done = {"bool": {"filter": [{"term": {"soc.action.target": ATTACKER}}, {"term": {"soc.action.device": "nftables"}}]}}
+        done = {"bool": {"filter": [{"term": {"soc.action.target": lab.attacker}}, {"term": {"soc.action.device": "nftables"}}]}}
         assert wait_for_count(es, f"{prefix}-actions", 2, 60, done, at_least=True) >= 2
 
         def recorded() -> bool:  # both transitions are in the audit trail (soc-actions)
