@@ -21,6 +21,8 @@ app.add_typer(collect_app, name="collect")
 app.add_typer(rules_app, name="rules")
 app.add_typer(block_app, name="block")
 app.add_typer(playbooks_app, name="playbooks")
+audit_app = typer.Typer(help="The platform's own audit trail (hash-chained).")
+app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
 
@@ -347,6 +349,31 @@ def rules_check_cmd(path: list[Path] = typer.Argument(..., help="rule files or f
     out.write(orjson.dumps({"summary": {"files": len(results), **counts}}) + b"\n")
     out.flush()
     if any(r["status"] != "compiled" for r in results):
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify_cmd() -> None:
+    """Walk the audit trail's hash chain: every record removed, altered or re-ordered is named.
+    Prints the head (last number and hash) to keep elsewhere; exit 1 on any problem."""
+    from soc.audit import AuditTrail
+    from soc.store.client import async_client
+
+    s = _settings()
+
+    async def run():  # type: ignore[no-untyped-def]
+        es = async_client(s)
+        try:
+            return await AuditTrail(es, s.elastic.index_prefix).verify()
+        finally:
+            await es.close()
+
+    v = asyncio.run(run())
+    for problem in v.problems:
+        err.print(f"[red]{problem}[/red]")
+    console.print(f"audit trail: {v.records} records, head {v.head_seq} {v.head_hash}: "
+                  f"{'intact' if v.ok else 'BROKEN'}")
+    if not v.ok:
         raise typer.Exit(1)
 
 

@@ -262,6 +262,15 @@ INCIDENT_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+AUDIT_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "seq": LONG,
+    **{name: KEYWORD for name in ("actor", "action", "outcome", "target", "tenant", "prev_hash", "hash")},
+    "source_ip": IP,
+    "details": {"type": "object", "enabled": False},  # kept as written, never mapped field by field
+}
+
+
 def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Nest dotted field names into an Elasticsearch `properties` tree."""
     root: dict[str, Any] = {}
@@ -314,4 +323,5 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-deadletter": _template(f"{prefix}-deadletter*", DEADLETTER_FIELDS, shards, replicas, 200),
         f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
         f"{prefix}-incidents": _template(f"{prefix}-incidents", INCIDENT_FIELDS, shards, replicas, 200),
+        f"{prefix}-audit": _template(f"{prefix}-audit", AUDIT_FIELDS, shards, replicas, 200),
     }
