@@ -18,9 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from soc.config import ConfigError, Settings, settings
-from soc.model import Action, ActionKind, ActionState
-from soc.response.blocks import (ACTIVE, APPROVED, PENDING, REJECTED, REMOVING, Block, BlockStore, expiry,
-                                 normalize_target, utcnow)
+from soc.response import operations
+from soc.response.blocks import ACTIVE, APPROVED, PENDING, REMOVING, Block, BlockStore
 from soc.response.playbook import load_playbooks, seconds
 
 block_app = typer.Typer(help="Blocks: list, add, remove, approve, reject; the blocklist feed.")
@@ -54,14 +53,6 @@ async def _with_store(s: Settings, work: Any) -> Any:
         await es.close()
 
 
-async def _record(es: Any, s: Settings, block: Block, kind: ActionKind, state: ActionState, reason: str) -> None:
-    doc = Action(playbook="manual", alert_id=block.id, kind=kind, target=block.target, state=state,
-                 decided_by=_operator(), reason=reason, ttl_seconds=block.ttl_seconds).to_doc()
-    doc["soc"]["action"]["block_id"] = block.id
-    await es.index(index=f"{s.elastic.index_prefix}-actions", id=doc["event"]["id"] + "-" + block.updated,
-                   document=doc)
-
-
 @block_app.command("list")
 def list_cmd(all_states: bool = typer.Option(False, "--all", help="also expired, removed and rejected blocks"),
              as_json: bool = typer.Option(False, "--json", help="one JSON line per block")) -> None:
@@ -93,86 +84,48 @@ def add_cmd(target: str = typer.Argument(..., help="an address or a CIDR block")
             devices: str = typer.Option("feed", "--devices", help="comma-separated: feed, nftables, a REST adapter")) -> None:
     """Block a target by hand (the allowlist still applies)."""
     s = _settings()
-    from soc.assets import load_inventory
-    from soc.response.service import safety
-
     try:
-        t = normalize_target(target)
-        ttl_s = min(seconds(ttl), s.response.max_ttl_s)
+        ttl_s = seconds(ttl)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    why = safety(s, load_inventory(s.assets_file)).allowlisted(t)
-    if why:
-        err.print(f"[red]{t} 在白名单中，不能封禁: {why}[/red]")
-        raise typer.Exit(1)
-
-    async def work(store: BlockStore, es: Any) -> Block:
-        now = utcnow()
-        old = await store.get("all", t)
-        block = Block(target=t, scope="all", state=APPROVED, ttl_seconds=ttl_s, expires_at=expiry(now, ttl_s),
-                      playbook="manual", reason=reason, decided_by=_operator(),
-                      devices=[d.strip() for d in devices.split(",") if d.strip()], approved_by=_operator(),
-                      offenses=(old.offenses + 1) if old is not None else 1)
-        if old is not None:
-            block.seq, block.created = old.seq, old.created
-        if not await store.put(block):
-            raise RuntimeError("the block changed meanwhile; try again")
-        await _record(es, s, block, ActionKind.BLOCK_IP, ActionState.APPROVED, f"人工封禁: {reason}")
-        return block
-
-    block = asyncio.run(_with_store(s, work))
+    names = [d.strip() for d in devices.split(",") if d.strip()]
+    block = _decide(s, lambda store, es: operations.add(store, es, s, target, ttl_s, reason, names, _operator()))
     console.print(f"{block.target}: 封禁 {block.ttl_seconds}s，由 worker 在 {s.response.sweep_interval_s:g}s 内下发 "
                   f"(id {block.id}); 解除: soc block remove {block.target}")
 
 
-def _transition(target_or_id: str, allowed: tuple[str, ...], new_state: str, kind: ActionKind, state: ActionState,
-                words: str) -> None:
-    s = _settings()
-
-    async def work(store: BlockStore, es: Any) -> Block | None:
-        found = [b for b in await store.by_state(*allowed)
-                 if target_or_id in (b.id, b.target) or _same_target(target_or_id, b.target)]
-        if not found:
-            return None
-        block = found[0]
-        block.state = new_state
-        block.approved_by = _operator()
-        if not await store.put(block):
-            raise RuntimeError("the block changed meanwhile; try again")
-        await _record(es, s, block, kind, state, words)
-        return block
-
-    block = asyncio.run(_with_store(s, work))
-    if block is None:
-        err.print(f"[red]没有可{words}的封禁: {target_or_id} (soc block list)[/red]")
-        raise typer.Exit(1)
-    console.print(f"{block.target}: {words}，由 worker 在 {s.response.sweep_interval_s:g}s 内执行 (id {block.id})")
-
-
-def _same_target(given: str, target: str) -> bool:
+def _decide(s: Settings, work: Any) -> Block:
     try:
-        return normalize_target(given) == target
-    except ValueError:
-        return False
+        return asyncio.run(_with_store(s, work))
+    except (operations.Refused, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _transition(what: str, target_or_id: str) -> None:
+    s = _settings()
+    block = _decide(s, lambda store, es: operations.transition(store, es, s, what, target_or_id, _operator()))
+    console.print(f"{block.target}: {operations.TRANSITIONS[what][4]}，由 worker 在 "
+                  f"{s.response.sweep_interval_s:g}s 内执行 (id {block.id})")
 
 
 @block_app.command("remove")
 def remove_cmd(target: str = typer.Argument(..., help="the address, block or block id")) -> None:
     """Lift a block now (before its TTL)."""
-    _transition(target, (ACTIVE, APPROVED, PENDING), REMOVING, ActionKind.UNBLOCK, ActionState.APPROVED, "解除封禁")
+    _transition("remove", target)
 
 
 @block_app.command("approve")
 def approve_cmd(block_id: str = typer.Argument(..., help="the block id or target of a pending block")) -> None:
     """Approve a block that waits for an analyst: it is applied once, for its TTL from now."""
-    _transition(block_id, (PENDING,), APPROVED, ActionKind.BLOCK_IP, ActionState.APPROVED, "审批通过")
+    _transition("approve", block_id)
 
 
 @block_app.command("reject")
 def reject_cmd(block_id: str = typer.Argument(..., help="the block id or target of a pending block")) -> None:
     """Reject a block that waits for an analyst: it is never applied."""
-    _transition(block_id, (PENDING,), REJECTED, ActionKind.BLOCK_IP, ActionState.FAILED, "审批拒绝")
+    _transition("reject", block_id)
 
 
 @block_app.command("feed")
