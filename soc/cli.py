@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from soc.config import ConfigError, Settings, settings
+from soc.api.cli import serve, users_app
 from soc.response.cli import block_app, playbooks_app
 
 app = typer.Typer(help="安全运营子平台 — security-operations sub-platform", no_args_is_help=True)
@@ -23,6 +24,14 @@ app.add_typer(block_app, name="block")
 app.add_typer(playbooks_app, name="playbooks")
 audit_app = typer.Typer(help="The platform's own audit trail (hash-chained).")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+
+
+@app.command("api")
+def api_cmd(host: str = typer.Option(None, "--host", help="default: api.host (127.0.0.1)"),
+            port: int = typer.Option(None, "--port", help="default: api.port (8080)")) -> None:
+    """Serve the analysts' API (OpenAPI at /docs; sign-in required for all but /health)."""
+    serve(host, port)
 console = Console()
 err = Console(stderr=True)
 

@@ -151,6 +151,20 @@ class ResponseSettings(BaseModel):
     feed_token: str | None = None
 
 
+class ApiSettings(BaseModel):
+    """The analysts' API and web UI (soc/api): sign-in, sessions, lockout (MLPS 2.0 8.1.4.1 b)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    session_idle_s: int = Field(900, ge=1)  # signed out after this long without a request
+    session_max_s: int = Field(8 * 3600, ge=1)  # and after this long in any case
+    lockout_failures: int = Field(5, ge=1)  # failed sign-ins in a row that lock the account...
+    lockout_s: int = Field(900, ge=1)  # ...for this long
+    cookie_secure: bool = False  # true behind HTTPS (the production layout)
+
+
 class SyslogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -234,6 +248,7 @@ class Settings(BaseSettings):
     pcap: PcapSettings = Field(default_factory=PcapSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
     assets_file: Path | None = None  # the asset inventory (assets.example.yaml)

@@ -271,6 +271,21 @@ AUDIT_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+USER_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "name": KEYWORD, "roles": KEYWORD, "tenants": KEYWORD, "failures": LONG, "locked_until": DATE,
+    "disabled": BOOL, "password_hash": STORED_ONLY,
+}
+SESSION_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "user": KEYWORD, "csrf": STORED_ONLY, "created": DATE, "last_seen": DATE, "expires": DATE,
+}
+TOKEN_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "name": KEYWORD, "roles": KEYWORD, "tenants": KEYWORD, "created": DATE, "expires": DATE, "revoked": BOOL,
+}
+
+
 def _properties(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Nest dotted field names into an Elasticsearch `properties` tree."""
     root: dict[str, Any] = {}
@@ -324,4 +339,7 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
         f"{prefix}-incidents": _template(f"{prefix}-incidents", INCIDENT_FIELDS, shards, replicas, 200),
         f"{prefix}-audit": _template(f"{prefix}-audit", AUDIT_FIELDS, shards, replicas, 200),
+        f"{prefix}-users": _template(f"{prefix}-users", USER_FIELDS, shards, replicas, 200),
+        f"{prefix}-sessions": _template(f"{prefix}-sessions", SESSION_FIELDS, shards, replicas, 200),
+        f"{prefix}-tokens": _template(f"{prefix}-tokens", TOKEN_FIELDS, shards, replicas, 200),
     }
