@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from typing import Any
 
-from soc.api.accounts import Accounts
+from fastapi import Depends, FastAPI, Request, Response
+
+from soc.api.accounts import Accounts, Principal
 from soc.api.routers import auth, blocks
-from soc.api.security import HEADERS, Services, audit_call
+from soc.api.security import HEADERS, Services, audit_call, principal
 from soc.audit import AuditTrail
 from soc.config import Settings
 from soc.response.blocks import BlockStore
@@ -26,8 +28,9 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await es.close()
 
-    app = FastAPI(title="安全运营子平台 API", version="1", lifespan=lifespan,
-                  description="Security-operations sub-platform: alerts, blocks, audit (sign-in required).")
+    # The OpenAPI document is served to signed-in callers only: nothing but /health without.
+    app = FastAPI(title="安全运营子平台 API", version="1", lifespan=lifespan, openapi_url=None, docs_url=None,
+                  redoc_url=None, description="Security-operations sub-platform: alerts, blocks, audit (sign-in required).")
 
     @app.middleware("http")
     async def harden_and_audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -40,6 +43,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/api/v1/openapi.json", tags=["health"], include_in_schema=False)
+    async def openapi(who: Principal = Depends(principal)) -> dict[str, Any]:
+        return app.openapi()
 
     app.include_router(auth.router)
     app.include_router(blocks.router)

@@ -69,6 +69,8 @@ def test_sign_in_sessions_roles_tenants_approvals_and_audit(base_settings: Setti
             # Nothing but health without signing in.
             assert (await c.get("/health")).status_code == 200
             assert (await c.get("/api/v1/blocks")).status_code == 401
+            assert (await c.get("/api/v1/openapi.json")).status_code == 401
+            assert (await c.get("/docs")).status_code == 404
             r = await c.get("/api/v1/blocks", headers={"Authorization": "Bearer not-a-token"})
             assert r.status_code == 401
             assert r.headers["X-Frame-Options"] == "DENY" and "nosniff" in r.headers["X-Content-Type-Options"]
@@ -97,6 +99,8 @@ def test_sign_in_sessions_roles_tenants_approvals_and_audit(base_settings: Setti
         try:
             r = await sign_in(c, "lisi")
             assert r.status_code == 200 and r.json()["roles"] == ["analyst"]
+            spec = (await c.get("/api/v1/openapi.json")).json()
+            assert "/api/v1/blocks/{ref}/approve" in spec["paths"] and spec["openapi"].startswith("3.")
             queue = (await c.get("/api/v1/blocks", params={"state": "pending"})).json()
             assert {b["target"] for b in queue} == {"203.0.0.0/16", "198.51.100.7"}
             ref = next(b["id"] for b in queue if b["target"] == "203.0.0.0/16")
