@@ -6,7 +6,9 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, classify_event, exact_local_time, relate_ips, relate_user, split_kv
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, classify_event, exact_local_time, relate_ips, relate_user, set_severity, split_kv,
+)
 
 _KEYS = {"SRC": "source.ip", "DST": "destination.ip", "SPT": "source.port", "DPT": "destination.port",
          "SMAC": "source.mac", "DMAC": "destination.mac", "USER": "user.name", "MODULE": "event.action",
@@ -33,4 +35,5 @@ def parse_anmit(body: str, doc: Doc, ctx: ParseContext) -> None:
     category = (["network"] if "访问" in module or "交换" in module
                 else ["configuration"] if "管理" in module else ["host"])
     classify_event(doc, "anmit", "gap", "gap", "gap", category, ["info"])
+    set_severity(doc, pairs.get("PRI"), SYSLOG_SEVERITY)  # PRI="5": the syslog level the <5> before it repeats
     relate_ips(doc, body)

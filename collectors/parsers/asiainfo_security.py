@@ -14,7 +14,7 @@ from soc.model import get_path, iso, set_path
 from . import register_message
 from .base import Doc, ParseContext
 from .cef import parse_cef
-from .kv import apply_fields, finish_event, split_kv, valid_ip
+from .kv import apply_fields, finish_event, set_severity, split_kv, valid_ip
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})(?: ([+-]\d{4}))?")
 _PROTO_NUM = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp"}
@@ -67,6 +67,10 @@ def parse_asiainfo_cef(body: str, doc: Doc, ctx: ParseContext) -> None:
             set_path(doc, field, value)
     set_path(doc, "event.action", name or "event")
     if product == "ESM":
+        # TrustOne ESM's CEF severity is not CEF's 0-10 (2 beside level=中危 on an IOA event, 0 on a
+        # virus): only its level word is read.
+        doc.get("soc", {}).pop("severity", None)
+        set_severity(doc, ext.get("level"))
         kind = "edr"
         category = (["malware"] if name in ("virus", "suspicious") else ["host", "network"] if name == "firewall"
                     else ["intrusion_detection", "host"])

@@ -9,8 +9,8 @@ from soc.model import set_path
 from . import register_message
 from .base import Doc, ParseContext
 from .kv import (
-    apply_fields, classify_event, exact_local_time, relate_ips, relate_user, set_transport_or_protocol, split_kv,
-    valid_ip,
+    SYSLOG_SEVERITY, apply_fields, classify_event, exact_local_time, relate_ips, relate_user, set_severity,
+    set_transport_or_protocol, split_kv, valid_ip,
 )
 
 _ENDPOINT = re.compile(r"\b(src|dst)=(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b")
@@ -56,4 +56,6 @@ def parse_mdg(body: str, doc: Doc, ctx: ParseContext) -> None:
     if ts:
         exact_local_time(doc, ts.group(1), ctx)
     classify_event(doc, "cajinchen", "hg7500", "antivirus", dataset, category, etype, kind)
+    # `id=… time=… fw=… pri=N` is WebTrends' WELF, whose pri is the syslog level (0 emergency ... 7 debug).
+    set_severity(doc, pairs.get("pri"), SYSLOG_SEVERITY)
     relate_ips(doc, body)

@@ -15,7 +15,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer_header, valid_ip
+from .kv import relate_ips, set_observer_header, set_severity, valid_ip
 
 _CEF_START = re.compile(r"CEF:\s?\d{1,2}\|")
 # An extension key: letters, digits, _ . - [ ] right before an unescaped "=", at the start or
@@ -79,6 +79,11 @@ _LABELS = {
 }  # fmt: skip
 _TRANSPORT = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "47": "gre", "50": "esp", "132": "sctp"}
 _SEVERITY = {"unknown": None, "low": 0, "medium": 4, "high": 7, "very-high": 10, "very high": 10}
+# The CEF specification's severity: 0-3 Low, 4-6 Medium, 7-8 High, 9-10 Very-High, or those words.
+CEF_SEVERITY: dict[str, str] = {
+    **dict.fromkeys(("0", "1", "2", "3", "low"), "low"), **dict.fromkeys(("4", "5", "6", "medium"), "medium"),
+    **dict.fromkeys(("7", "8", "high"), "high"), **dict.fromkeys(("9", "10", "very-high", "very high"), "critical"),
+}  # fmt: skip
 _TIME_FORMATS = ("%b %d %Y %H:%M:%S.%f", "%b %d %Y %H:%M:%S", "%b %d %H:%M:%S.%f", "%b %d %H:%M:%S")
 _ZONED = re.compile(r"^(.*\d) ([A-Za-z][\w/+\-]{1,40})$")
 
@@ -173,6 +178,7 @@ def parse_cef(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.severity", int(sev))
     elif _SEVERITY.get(sev) is not None:
         set_path(doc, "event.severity", _SEVERITY[sev])
+    set_severity(doc, sev, CEF_SEVERITY)
 
     partial = False
     tz_name = ext.get("dtz") or ext.get("deviceTimeZone")

@@ -13,7 +13,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_action, set_observer_dataset, valid_ip
+from .kv import SYSLOG_SEVERITY, relate_ips, set_action, set_observer_dataset, set_severity, valid_ip
 
 _HEAD = re.compile(r"%(ASA|FTD|PIX|FWSM)-(?:[A-Za-z_]{1,20}-)?([0-7])-(\d{6}): ?")
 _LEVELS = ("emergency", "alert", "critical", "error", "warning", "notification", "informational", "debugging")
@@ -219,6 +219,7 @@ def parse_cisco_asa(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "event.code", msg_id)
     set_path(doc, "event.severity", int(severity))
     set_path(doc, "log.level", _LEVELS[int(severity)])
+    set_severity(doc, severity, SYSLOG_SEVERITY)  # %ASA-<0-7>-: a syslog level
     set_path(doc, "message", text)
 
     understood = _connection(doc, msg_id, text) or _auth(doc, msg_id, text)

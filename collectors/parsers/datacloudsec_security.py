@@ -11,7 +11,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, finish_event, local_time, split_kv
+from .kv import apply_fields, finish_event, local_time, set_severity, split_kv
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _IPS_KEYS = {"SIP": "source.ip", "DIP": "destination.ip", "SPORT": "source.port", "DPORT": "destination.port",
@@ -56,4 +56,7 @@ def parse_datacloudsec(body: str, doc: Doc, ctx: ParseContext) -> None:
     else:
         kind, product, dataset = "vulnerability_scanner", "vulnscanner", "operation"
         category, etype, alert = ["configuration"], ["info"], False
+    # A finding's VulLevel (低危, 信息 ...); the IPS's CharacterLevel (0 for a ping reply) has no
+    # scale we can tell.
+    set_severity(doc, pairs.get("VulLevel"))
     finish_event(doc, body, "datacloudsec", product, kind, dataset, category, etype, alert, users=False)

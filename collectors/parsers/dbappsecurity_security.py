@@ -15,7 +15,10 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, finish_event, local_time, set_transport_or_protocol, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, finish_event, local_time, set_severity, set_transport_or_protocol, split_kv,
+    valid_ip,
+)
 
 VENDOR = "dbappsecurity"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -50,6 +53,7 @@ def parse_apt(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "rule.category", f[6])
     set_path(doc, "rule.name", f[7])
     set_path(doc, "log.level", f[9])
+    set_severity(doc, f[9])  # 高, 中, 低
     set_path(doc, "soc.device.alert_id", f[10])
     if len(f) > 12 and f[12] not in ("", "NULL"):
         method, _, path = f[12].partition(" ")
@@ -148,6 +152,7 @@ def parse_gateway(body: str, doc: Doc, ctx: ParseContext) -> None:
     else:
         set_path(doc, "event.action", log_type)
     set_path(doc, "event.code", log_type)
+    set_severity(doc, pairs.get("level"), SYSLOG_SEVERITY)  # level: a syslog level (notice, warning, 4)
     if log_type == "operate":
         result = pairs.get("result", "")
         if result in ("success", "成功"):
@@ -193,4 +198,6 @@ def parse_dbappwaf(body: str, doc: Doc, ctx: ParseContext) -> None:
         pairs.setdefault(km.group(1).strip(), body[km.end():end].strip())
     apply_fields(doc, pairs, extra=_WAF_KEYS)
     local_time(doc, pairs.get("发生时间") or pairs.get("happentime") or "", ctx, _TS)
+    # 威胁: 高, 中, 低. The English form's severity_id (2 in the corpus) has no scale we can tell.
+    set_severity(doc, pairs.get("威胁"))
     finish_event(doc, body, VENDOR, "waf", "waf", "waf", ["web", "intrusion_detection"], ["info"], alert=True)

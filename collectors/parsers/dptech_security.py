@@ -12,7 +12,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, finish_event, local_time, split_kv, valid_ip
+from .kv import SYSLOG_SEVERITY, apply_fields, finish_event, local_time, set_severity, split_kv, valid_ip
 
 VENDOR = "dptech"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T:](\d{1,2})[:\-](\d{2})[:\-](\d{2})")
@@ -102,6 +102,9 @@ def parse_percent(body: str, doc: Doc, ctx: ParseContext) -> None:
         local_time(doc, text[text.find("time:"):], ctx, _TS)
     set_path(doc, "event.code", f"{mod}/{sub}/{level}/{log_kind}")
     set_path(doc, "log.level", level)
+    # The header's level is a syslog level (0 for a Ping of Death blocked, 3 for a worm, 4 for a CPU
+    # alarm, 6 for a cold start). The anti-DDoS alarms' Severity (Red) has no scale we can tell.
+    set_severity(doc, level, SYSLOG_SEVERITY)
     kind = _KINDS.get(mod, "ips")
     action = get_path(doc, "event.action")
     if isinstance(action, str):
@@ -111,6 +114,8 @@ def parse_percent(body: str, doc: Doc, ctx: ParseContext) -> None:
         if get_path(doc, "event.action") is None:
             set_path(doc, "event.action", "logout" if login and login.group(0) in ("logged out", "退出") else
                      "login" if login else "operation")
+        # error-code 0 is no error: the corpus has it on "logged in" and on "超时退出。 result: Success.";
+        # any other code is an error.
         code = pairs.get("error-code")
         if code is not None:
             set_path(doc, "event.outcome", "success" if code == "0" else "failure")
@@ -201,6 +206,9 @@ def parse_apt(body: str, doc: Doc, ctx: ParseContext) -> None:
         except ValueError:
             local_time(doc, pairs["time"], ctx, _TS)
     set_path(doc, "event.action", pairs.get("type") or "alert")
+    # severity: a syslog level name (debug for an ICMP ping request); prio (1 for that same ping) has
+    # no scale we can tell.
+    set_severity(doc, pairs.get("severity"), SYSLOG_SEVERITY)
     finish_event(doc, body, VENDOR, "apt", "ids", "apt", ["intrusion_detection", "network"], ["info"], alert=True)
 
 
@@ -224,6 +232,7 @@ def parse_osp(body: str, doc: Doc, ctx: ParseContext) -> None:
     lm = _OSP_LEVEL.search(body)
     if lm:
         set_path(doc, "log.level", lm.group(1).lower())
+        set_severity(doc, lm.group(1), SYSLOG_SEVERITY)  # 日志级别：[Alert] / [INFO]: syslog level names
     local_time(doc, body, ctx, _TS)
     cmd = re.search(r"越权命令：(\S{1,256}?)。", body)
     via = re.search(r"通过(\d{1,3}(?:\.\d{1,3}){3})做", body)
@@ -268,6 +277,8 @@ def parse_dsp(body: str, doc: Doc, ctx: ParseContext) -> None:
     if tm:
         local_time(doc, "{}-{}-{} {}:{}:{}".format(*tm.groups()), ctx, _TS)
     set_path(doc, "event.action", "sql_audit")
+    risk = re.search(r"风险等级:\s?([^$\s]{1,8})", body)  # `host: 风险等级: 高$`: 高, 中, 低
+    set_severity(doc, risk.group(1) if risk else None)
     finish_event(doc, body, VENDOR, "dsp", "dbaudit", "dsp", ["database"], ["access"])
 
 

@@ -10,7 +10,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import apply_fields, classify_event, local_time, relate_ips, split_kv
+from .kv import SYSLOG_SEVERITY, apply_fields, classify_event, local_time, relate_ips, set_severity, split_kv
 
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ ,](?:time=)?(\d{2}):(\d{2}):(\d{2})")
 _PROTO_NUM = {"1": "icmp", "6": "tcp", "17": "udp"}
@@ -45,4 +45,8 @@ def parse_easynetworks(body: str, doc: Doc, ctx: ParseContext) -> None:
     etype = ["connection", "allowed"] if action == "accept" else ["info"] if ips else ["connection"]
     classify_event(doc, "easynetworks", "firewall", kind, log_type or "log", category, etype,
                    "alert" if ips else "event")
+    # An IPS signature's severity (low ...), else pri: a syslog level name (FortiOS-style: alert,
+    # notice, information).
+    set_severity(doc, pairs.get("severity"))
+    set_severity(doc, pairs.get("pri"), SYSLOG_SEVERITY)
     relate_ips(doc, body)

@@ -18,7 +18,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer_dataset, split_kv, valid_ip
+from .kv import SYSLOG_SEVERITY, apply_fields, relate_ips, set_observer_dataset, set_severity, split_kv, valid_ip
 
 _SNIFF = re.compile(r"(?:^|[\s\"])date=\"?\d{4}-\d{2}-\d{2}\"? time=\"?\d{1,2}:\d{2}:\d{2}")
 _TZ = re.compile(r"^(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})$")
@@ -201,4 +201,8 @@ def parse_fortigate(body: str, doc: Doc, ctx: ParseContext) -> None:
     if isinstance(method, str):
         set_path(doc, "http.request.method", method.upper())
     _classify(doc, fields)
+    # A UTM log's own severity (IPS, anomaly, DLP: information, low, medium, high, critical), else
+    # the log's level: a syslog level name (emergency ... information, debug); older FortiOS say pri.
+    set_severity(doc, fields.get("severity"))
+    set_severity(doc, fields.get("level") or fields.get("pri"), SYSLOG_SEVERITY)
     relate_ips(doc, text)

@@ -3,7 +3,8 @@
 Comware: SecPath firewalls (F1000/F5000), T9000 IPS and the switches share the format; fields are
 `Name(code)=value` separated by `;`. The product comes from a model in the host name (F5010, FW:
 firewall; T9008: IPS; S5120, SW: switch), else SecPath firewall for the security modules, else
-plain "comware" without observer.type. ACG: `H3C;SERIAL;ipv4;3; web_access: k=v;k=v`.
+plain "comware" without observer.type; the WAF module's logs are a WAF's (observer.type waf).
+ACG: `H3C;SERIAL;ipv4;3; web_access: k=v;k=v`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, find_datetime, relate_ips, relate_user, set_observer_dataset, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, find_datetime, relate_ips, relate_user, set_observer_dataset, set_severity,
+    split_kv, valid_ip,
+)
 
 # "%%10FILTER/6/FILTER_ZONE_IPV4_EXECUTION:" (10 is H3C's vendor code; some devices omit it).
 _HEAD = re.compile(r"%%(10)?([A-Z][A-Z0-9_-]{0,31})/(\d)/([A-Z][A-Z0-9_]{0,63}):\s?")
@@ -119,6 +123,8 @@ def parse_h3c_comware(body: str, doc: Doc, ctx: ParseContext) -> None:
     elif host:
         set_path(doc, "observer.hostname", host)
     product, kind = _product(module, host)
+    if module == "WAF":  # the SecPath's web application firewall module: for the WAF rules, a WAF
+        kind = "waf"
     set_observer_dataset(doc, "h3c", product, kind, product)
     set_path(doc, "event.code", f"{module}/{level}/{digest}")
     set_path(doc, "event.provider", module)
@@ -154,6 +160,8 @@ def parse_h3c_comware(body: str, doc: Doc, ctx: ParseContext) -> None:
     elif module in _DETECTIONS:
         set_path(doc, "event.kind", "alert")
         cats = ["malware", "network"] if module == "ANTI-VIR" else ["intrusion_detection", "network"]
+        if module == "WAF":
+            cats = ["web", *cats]
         if "reset" in action.lower() or "drop" in action.lower() or "block" in action.lower():
             types = ["denied"]
     ssh = _SSH.search(text)
@@ -170,6 +178,9 @@ def parse_h3c_comware(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", digest.lower())
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", types)
+    if kind not in (None, "switch"):  # a security device: the threat's Severity=, else the message's level
+        set_severity(doc, get_path(doc, "event.severity_name"))
+        set_severity(doc, level, SYSLOG_SEVERITY)
     relate_user(doc)
     relate_ips(doc, body)
 

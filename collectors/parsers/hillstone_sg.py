@@ -18,7 +18,10 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import copy_present, local_time, relate_ips, relate_user, set_observer_dataset, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, copy_present, local_time, relate_ips, relate_user, set_observer_dataset, set_severity,
+    split_kv, valid_ip,
+)
 
 # The serial may carry a stray control byte ("3411415223002432\x05T1(root)" in the wild).
 _HEAD = re.compile(
@@ -93,6 +96,7 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
         severity = items.get("threat severity") or items.get("severity")
         if severity:
             set_path(doc, "event.severity_name", severity)
+            set_severity(doc, severity)  # Low, Medium, High, Critical
         action = items.get("action", "").lower()
         if action:
             set_path(doc, "event.action", action)
@@ -126,6 +130,9 @@ def parse_hillstone_stoneos(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", f"{typ}@{module}".lower())
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", types)
+    # StoneOS sends each log at its own syslog level (the PRI): <186> for a CRITICAL! threat,
+    # <189> for a Warning, <190> for session records.
+    set_severity(doc, get_path(doc, "log.syslog.severity.code"), SYSLOG_SEVERITY)
     relate_user(doc)
     relate_ips(doc, body)
 

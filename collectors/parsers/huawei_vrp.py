@@ -17,7 +17,10 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, find_datetime, relate_ips, set_observer_dataset, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, find_datetime, relate_ips, set_observer_dataset, set_severity, split_kv,
+    valid_ip,
+)
 
 # "%%01SEC/4/NAME(l):" and the spaced "%% 01 HWCM/5/EXIT(I)[1]:" of some releases.
 _HEAD = re.compile(
@@ -170,6 +173,9 @@ def parse_vrp(body: str, doc: Doc, ctx: ParseContext, forced: tuple[str, str] | 
     _categorize(doc, module, mnemonic, text, action, pairs)
     if module == "SHELL" and pairs.get("command"):
         set_path(doc, "process.command_line", pairs["command"].strip('"'))
+    if kind not in (None, "switch"):  # a security device: the threat's Severity=, else the message's level
+        set_severity(doc, get_path(doc, "event.severity_name"))
+        set_severity(doc, severity, SYSLOG_SEVERITY)
     relate_ips(doc, body)
 
 

@@ -26,6 +26,8 @@ def parse_jhsec(body: str, doc: Doc, ctx: ParseContext) -> None:
     extra = {"remoteIP": "source.ip", "personUip": "source.ip", "personUid": "user.name", "resIp": "destination.ip",
              "acc": "destination.user.name", "op": "event.action", "resName": "destination.domain",
              "protocol": "network.protocol"}
+    # `result=1` on the login records is left under soc.device.result: the corpus has one login with
+    # result=1 and nothing else on the line tells whether 1 means success or failure.
     apply_fields(doc, pairs, extra=extra)
     stamp = pairs.get("timestamp") or pairs.get("beginTime") or ""
     if stamp.isdigit():

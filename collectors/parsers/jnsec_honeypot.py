@@ -10,7 +10,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext
-from .kv import classify_event, relate_ips, valid_ip
+from .kv import classify_event, relate_ips, set_severity, valid_ip
 
 _SESSION = re.compile(r"-(ipv[46])-(\w{1,8})-([0-9a-fA-F.:]{2,45})-(\d{1,5})-([0-9a-fA-F.:]{2,45})-(\d{1,5})$")
 
@@ -40,6 +40,8 @@ def parse_trapbox(body: str, doc: Doc, ctx: ParseContext) -> None:
     if src and valid_ip(src.group(1)):
         set_path(doc, "source.ip", valid_ip(src.group(1)))
     set_path(doc, "event.action", log_type.lower())
+    if isinstance(obj, dict):
+        set_severity(doc, obj.get("loglevel"))  # WARN for an attack summary, INFO for a session
     classify_event(doc, "jnsec", "trapbox", "honeypot", "trapbox", ["intrusion_detection", "network"], ["info"],
                    "alert" if log_type.endswith("ATTACK") else "event")
     relate_ips(doc, body)

@@ -8,7 +8,10 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, classify_event, exact_local_time, local_time, relate_ips, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, classify_event, exact_local_time, local_time, relate_ips, set_severity, split_kv,
+    valid_ip,
+)
 
 _HEAD = re.compile(r"(?:(\S{1,64}): )?NetScreen device_id=(\S{1,64})\s+\[(\w{1,32})\](\w{1,16})-(\w{1,16})-(\d{5})"
                    r"(?:\((\w{1,16})\))?: (.*)", re.S)
@@ -36,6 +39,7 @@ def parse_screenos(body: str, doc: Doc, ctx: ParseContext) -> None:
     set_path(doc, "observer.serial_number", device_id)
     set_path(doc, "event.code", code)
     set_path(doc, "log.level", level)
+    set_severity(doc, level, SYSLOG_SEVERITY)  # system-<level>-: ScreenOS's syslog level names
     local_time(doc, text, ctx, _STAMP)
     if kind == "traffic":
         pairs = split_kv(text, "=")

@@ -192,6 +192,61 @@ OUTCOMES = {
 }
 
 
+# soc.severity: one severity scale for every security device, the Sigma level names, so that a
+# rule or a playbook compares `soc.severity: [high, critical]` whatever the vendor wrote. Devices
+# write a word (Chinese or English), a syslog level, or a number on a scale of their own: each
+# parser passes the value and the scale it knows (see set_severity).
+SEVERITY_LEVELS = ("informational", "low", "medium", "high", "critical")
+
+# The words devices write for a threat's or an event's severity (lower-cased) -> soc.severity.
+# Chinese: 信息/提示, 低/低危, 中/中危, 高/高危, 紧急/危急/致命/超危 and the 风险 forms of the database
+# auditors (高风险); English: the CVSS-like words, MID (RayWAF), URGENT (Venustech 天玥), and the
+# syslog level names, read as words: info, notice, warning, error, critical, alert, emergency.
+SEVERITY_WORDS: dict[str, str] = {
+    **dict.fromkeys(("信息", "提示", "安全", "info", "information", "informational", "debug", "debugging"),
+                    "informational"),
+    **dict.fromkeys(("低", "低危", "低风险", "轻微", "通知", "low", "minor", "notice", "notification"), "low"),
+    **dict.fromkeys(("中", "中危", "中风险", "警告", "medium", "mid", "moderate", "warning", "warn"), "medium"),
+    **dict.fromkeys(("高", "高危", "高风险", "严重", "high", "major", "severe", "error", "err"), "high"),
+    **dict.fromkeys(("紧急", "危急", "致命", "超危", "critical", "crit", "emergency", "emerg", "alert", "urgent",
+                     "fatal", "very-high"), "critical"),
+}  # fmt: skip
+
+# A syslog level (RFC 5424 0-7, by number or by name) -> soc.severity: 0-1 critical, 2-3 high,
+# 4 medium, 5-6 low, 7 informational. Names: the RFC's and the long forms (ScreenOS "notification",
+# Topsec "emergent", "alarm" and its Chinese names 紧急 告警 严重 错误 警告 通知 信息 调试, 0 to 7).
+_SYSLOG_NAMES = (
+    ("emerg", "emergency", "emergent", "panic", "紧急"), ("alert", "alarm", "告警"), ("crit", "critical", "严重"),
+    ("err", "error", "错误"), ("warning", "warn", "警告"), ("notice", "notification", "通知"),
+    ("info", "information", "informational", "信息"), ("debug", "debugging", "调试"),
+)
+_SYSLOG_LEVELS = ("critical", "critical", "high", "high", "medium", "low", "low", "informational")
+SYSLOG_SEVERITY: dict[str, str] = {
+    **{str(code): level for code, level in enumerate(_SYSLOG_LEVELS)},
+    **{name: _SYSLOG_LEVELS[code] for code, names in enumerate(_SYSLOG_NAMES) for name in names},
+}
+
+
+# The classification priority of Snort and Suricata rules (classification.config: 1 high,
+# 2 medium, 3 low, 4 very low, e.g. "tcp-connection").
+RULE_PRIORITY: dict[str, str] = {"1": "high", "2": "medium", "3": "low", "4": "informational"}
+
+
+def set_severity(doc: Doc, value: Any, scale: Mapping[str, str] = SEVERITY_WORDS) -> bool:
+    """soc.severity (informational, low, medium, high, critical) from a device's severity value
+    read on `scale` (value lower-cased and stripped -> level; default: SEVERITY_WORDS; a syslog
+    level: SYSLOG_SEVERITY; a vendor's numbers: the parser's own table). The first value that
+    maps wins: call with the most telling value first (the threat's severity, then the message's
+    syslog level). True when soc.severity was set; a value the scale does not know sets nothing."""
+    if value is None or isinstance(value, bool) or get_path(doc, "soc.severity") is not None:
+        return False
+    level = scale.get(str(value).strip().lower())
+    if level is None:
+        return False
+    set_path(doc, "soc.severity", level)
+    return True
+
+
 def relate_ips(doc: Doc, text: str) -> None:
     """Put every IP address written in text into related.ip (ECS), so a search finds the line."""
     found = []

@@ -15,7 +15,8 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer_header, split_kv
+from .cef import CEF_SEVERITY
+from .kv import apply_fields, relate_ips, set_observer_header, set_severity, split_kv
 
 _LEEF_START = re.compile(r"LEEF:\s?([12]\.0)\|")
 _HEX_DELIM = re.compile(r"^(?:0?[xX])([0-9A-Fa-f]{2,4})$")
@@ -139,6 +140,7 @@ def parse_leef(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "network.transport", _TRANSPORT.get(proto, proto.lower()))
     if sev and sev.isdigit():
         set_path(doc, "event.severity", int(sev))
+        set_severity(doc, sev, CEF_SEVERITY)  # LEEF's sev is 1-10 (1 lowest), read as CEF's 0-10
     if time_value:
         try:
             ts = _dev_time(time_value, time_format, ctx)

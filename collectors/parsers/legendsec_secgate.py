@@ -14,7 +14,7 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, finish_event, local_time, split_kv
+from .kv import SYSLOG_SEVERITY, apply_fields, finish_event, local_time, set_severity, split_kv
 
 VENDOR = "legendsec"
 _TS = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -96,6 +96,12 @@ def parse_themis(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype = [*etype, "allowed"]
     elif act in ("deny", "drop", "拒绝", "block"):
         etype = [*etype, "denied"]
+    # The event's severity (AV/PC: 高, 低; the scanner's risk: 高), else pri: the log's syslog
+    # level (5 for a policy change, 6 for a web login, 4 for AV and IDS events). The UIDS
+    # `severity=1` has no scale we can tell: not read.
+    set_severity(doc, pairs.get("severity"))
+    set_severity(doc, pairs.get("risk"))
+    set_severity(doc, pairs.get("pri"), SYSLOG_SEVERITY)
     finish_event(doc, body, VENDOR, "secgate", "firewall", "secgate", category, etype, alert)
 
 

@@ -10,7 +10,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError, decode_json
-from .kv import classify_event, relate_ips, set_endpoint, set_url
+from .kv import SYSLOG_SEVERITY, classify_event, relate_ips, set_endpoint, set_severity, set_url
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 
@@ -83,6 +83,7 @@ def _rules(doc: Doc, rules: list[dict[str, str]]) -> None:
     if severities:
         set_path(doc, "event.severity", severities[0])
         set_path(doc, "log.level", _SEVERITIES.get(str(severities[0]), str(severities[0])))
+        set_severity(doc, severities[0], SYSLOG_SEVERITY)  # ModSecurity's severity is syslog's 0-7
     set_path(doc, "modsecurity.rules", rules)
 
 

@@ -9,7 +9,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import classify_event, relate_ips
+from .kv import SYSLOG_SEVERITY, classify_event, relate_ips, set_severity
 
 _REC = re.compile(r"(\d{1,3}),(\d{10}),([\w\-.]{1,64}),(\d),[^,]{0,64},NSLOG_SYSLOG ID=([\w\-]{0,64}),PARA=(.*)", re.S)
 
@@ -31,6 +31,7 @@ def parse_netentsec(body: str, doc: Doc, ctx: ParseContext) -> None:
     except (ValueError, OverflowError, OSError):
         doc.setdefault("tags", []).append("_timestamp_invalid")
     set_path(doc, "log.level", level)
+    set_severity(doc, level, SYSLOG_SEVERITY)  # a syslog level: <11> (3) "no server alive", <13> (5) an update
     if code:
         set_path(doc, "event.code", code)
     set_path(doc, "event.action", module)

@@ -14,7 +14,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError, decode_json
-from .kv import apply_fields, finish_event, local_time, set_url, split_kv, valid_ip
+from .kv import apply_fields, finish_event, local_time, set_severity, set_url, split_kv, valid_ip
 
 VENDOR = "nsfocus"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -69,6 +69,11 @@ def _rule(doc: Doc, event: str | None) -> None:
         set_path(doc, "rule.name", event)
 
 
+# danger_degree of the NIDS/NIPS alerts: 1 低, 2 中, 3 高 (the corpus: 1 for a user visiting a
+# controlled URL, 3 for the IIS Unicode traversal exploit). The ips_log threat_level (1, 2, 5 in the
+# corpus) has no scale we can tell: not read.
+DANGER_DEGREE: dict[str, str] = {"1": "low", "2": "medium", "3": "high"}
+
 _IDS_KEYS = {
     "sip": "source.ip", "dip": "destination.ip", "sport": "source.port", "dport": "destination.port",
     "src_addr": "source.ip", "dst_addr": "destination.ip", "src_port": "source.port", "dst_port": "destination.port",
@@ -108,6 +113,7 @@ def parse_nids(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.action", security or "alert")
         malware = "av" in security or "threat_file" in security or pairs.get("threat_type") == "av"
         category = ["malware", "intrusion_detection"] if malware else ["intrusion_detection", "network"]
+        set_severity(doc, pairs.get("danger_degree"), DANGER_DEGREE)
         finish_event(doc, body, VENDOR, "nids", kind, "nids", category, ["info"], alert=True)
     elif pairs.get("loginip") or pairs.get("user"):
         set_path(doc, "event.action", "admin_operation")
@@ -138,6 +144,7 @@ def parse_legacy_alert(body: str, doc: Doc, ctx: ParseContext) -> None:
     local_time(doc, body[:40], ctx, _TS)
     if pairs.get("danger_degree", "").isdigit():
         set_path(doc, "event.severity", int(pairs["danger_degree"]))
+        set_severity(doc, pairs["danger_degree"], DANGER_DEGREE)
     set_path(doc, "event.action", "alert")
     finish_event(doc, body, VENDOR, "nids", "ids", "alert", ["intrusion_detection", "network"], ["info"], alert=True)
 
@@ -269,6 +276,7 @@ def parse_das(body: str, doc: Doc, ctx: ParseContext) -> None:
     apply_fields(doc, pairs, extra=extra)
     local_time(doc, pairs.get("捕获时间", ""), ctx, _TS)
     set_path(doc, "event.action", "sql_risk")
+    set_severity(doc, pairs.get("风险级别"))  # 高风险, 中风险, 低风险
     finish_event(doc, body, VENDOR, "das", "dbaudit", "das", ["database"], ["access"], alert=True)
 
 
@@ -369,6 +377,7 @@ def parse_waf(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "network.protocol", proto.lower())
     if tag == "waf_log_websec":
         set_path(doc, "event.action", (pairs.get("action") or "alert").lower())
+        set_severity(doc, get_path(doc, "log.level"))  # alertlevel: HIGH, MEDIUM, LOW
         finish_event(doc, body, VENDOR, "waf", "waf", "websec", ["web", "intrusion_detection"], ["info"], alert=True)
     else:
         set_path(doc, "event.action", tag.removeprefix("waf_log_") or "stat")

@@ -16,7 +16,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer, valid_ip
+from .kv import relate_ips, set_observer, set_severity, valid_ip
 
 _SNIFF = re.compile(
     r"[^,]{0,12},\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2},[^,]{0,64},"
@@ -155,6 +155,7 @@ def parse_panos(body: str, doc: Doc, ctx: ParseContext) -> None:
         severity = _get(fields, 34).lower()
         if severity in _SEVERITY:
             set_path(doc, "event.severity", _SEVERITY[severity])
+            set_severity(doc, severity)  # informational, low, medium, high, critical: the same names
         direction = _get(fields, 35)
         if direction in ("client-to-server", "server-to-client"):
             set_path(doc, "panos.direction", direction)

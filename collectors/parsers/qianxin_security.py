@@ -11,7 +11,10 @@ from soc.model import get_path, set_path
 from . import register_message
 from .base import Doc, ParseContext, ParseError
 from .cef import parse_cef
-from .kv import apply_fields, epoch_time, finish_event, local_time, set_transport_or_protocol, split_kv
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, epoch_time, finish_event, local_time, set_severity, set_transport_or_protocol,
+    split_kv,
+)
 
 VENDOR = "qianxin"
 _TS = re.compile(r"(\d{4})[-/]?(\d{2})[-/]?(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -62,6 +65,7 @@ def parse_nsg(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype.append("allowed")
     if log_type.startswith("traffic-"):
         etype.append("start" if log_type.endswith("start") else "end")
+    set_severity(doc, pairs.get("severity"), SYSLOG_SEVERITY)  # a syslog level name: emerg ... info
     finish_event(doc, body, VENDOR, "nsg", "firewall", "nsg", category, etype, alert=threat)
 
 

@@ -9,7 +9,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import classify_event, relate_ips, valid_ip
+from .kv import SYSLOG_SEVERITY, classify_event, relate_ips, set_severity, valid_ip
 
 _LEVELS = "EMERGENCY|ALERT|CRITICAL|ERROR|WARNING|NOTICE|INFORMATIONAL|DEBUG"
 _REC = re.compile(rf"(?:^|\s)(\w{{1,32}}):(\w{{1,32}})(?:\((\w{{1,16}})\))?\(({_LEVELS})\)\((.*)\)\s*$", re.S)
@@ -56,6 +56,7 @@ def parse_ris(body: str, doc: Doc, ctx: ParseContext) -> None:
             doc.setdefault("tags", []).append("_timestamp_invalid")
     pairs = _split(rest)
     set_path(doc, "log.level", level.lower())
+    set_severity(doc, level, SYSLOG_SEVERITY)  # (INFORMATIONAL), (NOTICE): the syslog level names
     set_path(doc, "observer.name", node)
     src = valid_ip(pairs.get("from", ""))
     if src:

@@ -2,8 +2,11 @@
 
 NGAF and the WAF appliances share this `键:值, 键:值` format (programs fwlog, nat). The product
 is NGAF unless the log type is the WAF's own `WEB应用防护` (with 策略名称/规则ID); a source
-configured with the format "sangfor_waf" is always the WAF. Values may hold spaces and colons, so
-pairs are split on ", " before a key. `时间`/`登录时间` are local times.
+configured with the format "sangfor_waf" is always the WAF. The NGAF's web application protection
+module (`WAF应用防护日志`) reports as a WAF (observer.type waf, product still NGAF): the WAF rules
+(logsource category waf, routed by observer.type) must see it. Values may hold spaces and
+colons, so pairs are split on ", " before a key. `时间`/`登录时间` are local times; `严重级别`/
+`严重等级` (高, 中, 低) is the attack's severity.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import DATETIME, apply_fields, relate_ips, relate_user, set_observer_dataset
+from .kv import DATETIME, apply_fields, relate_ips, relate_user, set_observer_dataset, set_severity
 
 _SNIFF = re.compile(r"日志类型[:：]")
 # ", " followed by a key (CJK/latin, no comma or colon) and a colon: the next pair starts there.
@@ -75,13 +78,14 @@ def parse_ngaf_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str,
         raise ParseError("not_sangfor_ngaf", "no 日志类型:")
     pairs = _pairs(body[m.start():])
     log_type = pairs.get("日志类型", "")
-    name, kind = ("waf", "waf") if log_type == "WEB应用防护" else ("ngaf", "firewall")
+    name, kind = ("waf", "waf") if log_type == "WEB应用防护" else ("ngaf", "waf" if "WAF" in log_type else "firewall")
     if product is not None:
         name, kind = product
     set_observer_dataset(doc, "sangfor", name, kind, name)
     set_path(doc, "soc.device.log_type", log_type)
     fields = {k: v for k, v in pairs.items() if k in EXTRA and v not in ("", "(null)", "-")}
     apply_fields(doc, fields, extra=EXTRA, keep_rest=False)
+    set_severity(doc, get_path(doc, "event.severity_name"))
     if get_path(doc, "rule.name") is None and pairs.get("攻击类型"):
         set_path(doc, "rule.name", pairs["攻击类型"])  # the attack's name when no signature is named
     proto = pairs.get("协议", "").lower()

@@ -15,7 +15,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import DATETIME, relate_ips, set_observer_dataset, valid_ip
+from .kv import DATETIME, SYSLOG_SEVERITY, relate_ips, set_observer_dataset, set_severity, valid_ip
 
 _LEVEL = re.compile(r"日志级别[:：]\s?\[([A-Za-z]{2,16})\]")
 _ACCOUNT = re.compile(r"通过账号\[?([^\]\)\s，,\[]{1,64}?)\]?(?:登录|\)|在|，)")
@@ -53,6 +53,7 @@ def parse_sangfor_osm(body: str, doc: Doc, ctx: ParseContext) -> None:
         raise ParseError("not_sangfor_osm", "no 日志级别")
     set_observer_dataset(doc, "sangfor", "osm", "bastion", "osm")
     set_path(doc, "log.level", level.group(1).lower())
+    set_severity(doc, level.group(1), SYSLOG_SEVERITY)  # 日志级别：[INFO] / [Alert]: syslog level names
     start = body.find("i: ")
     text = body[start + 3 :] if body.startswith("{") and start >= 0 else body
     _local(doc, text, ctx)

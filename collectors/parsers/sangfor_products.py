@@ -19,7 +19,7 @@ from soc.model import set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, classify_event, local_time, relate_ips, valid_ip
+from .kv import apply_fields, classify_event, local_time, relate_ips, set_severity, valid_ip
 
 _AC = re.compile(r"\[log_type:[a-z_]{1,32}\] \[record_time:")
 _AC_PAIR = re.compile(r"\[([A-Za-z_]{1,32}):([^\]]{0,2048})\]")
@@ -143,6 +143,7 @@ def parse_sangfor_yj(body: str, doc: Doc, ctx: ParseContext) -> None:
     if valid_ip(m.group(1)):
         set_path(doc, "observer.ip", valid_ip(m.group(1)))
     set_path(doc, "log.level", m.group(2).lower())
+    set_severity(doc, m.group(2))  # the logging level name: WARNING
     set_path(doc, "user.name", m.group(3))
     if valid_ip(m.group(4)):
         set_path(doc, "source.ip", valid_ip(m.group(4)))

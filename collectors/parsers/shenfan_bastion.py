@@ -9,7 +9,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import classify_event, relate_ips, valid_ip
+from .kv import SYSLOG_SEVERITY, classify_event, relate_ips, set_severity, valid_ip
 
 _ACCOUNT = re.compile(r"通过账号\[([^\]]{1,64})\]")
 _TIMES = re.compile(r"登录在\[([^\]]{1,32})\]到\[([^\]]{1,32})\]")
@@ -48,6 +48,7 @@ def parse_shenfan(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "network.protocol", m.group(1).lower())
     if m := _LEVEL.search(body):
         set_path(doc, "log.level", m.group(1).lower())
+        set_severity(doc, m.group(1), SYSLOG_SEVERITY)  # 日志级别:[INFO]: a syslog level name
     set_path(doc, "event.action", "resource_access")
     classify_event(doc, "shenfan", "sag", "bastion", "audit", ["session"], ["start", "end"])
     relate_ips(doc, body)

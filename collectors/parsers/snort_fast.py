@@ -9,7 +9,7 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import relate_ips, set_observer_dataset, valid_ip
+from .kv import RULE_PRIORITY, relate_ips, set_observer_dataset, set_severity, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 TAG_PARTIAL = "_parse_partial"
@@ -119,6 +119,7 @@ def enrich_snort_fast(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "rule.category", m.group("cls").strip())
     if m.group("prio"):
         set_path(doc, "event.severity", int(m.group("prio")))
+        set_severity(doc, int(m.group("prio")), RULE_PRIORITY)  # classification priority, 1 highest
     verdict = m.group("verdict")
     if verdict:
         set_path(doc, "event.action", verdict.lower())

@@ -10,7 +10,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError, decode_json
-from .kv import relate_ips, set_endpoint, set_observer_dataset, set_url, valid_ip
+from .kv import RULE_PRIORITY, relate_ips, set_endpoint, set_observer_dataset, set_severity, set_url, valid_ip
 
 TAG_TIMESTAMP_INVALID = "_timestamp_invalid"
 _EVENT_TYPE = re.compile(r'\{\s{0,8}"(?:timestamp|event_type)"')
@@ -245,6 +245,7 @@ def _alert(doc: Doc, alert: dict[str, Any]) -> None:
     severity = _int(alert.get("severity"))
     if severity is not None:
         set_path(doc, "event.severity", severity)
+        set_severity(doc, severity, RULE_PRIORITY)  # the rule's classification priority, 1 highest
 
 
 def _classify(doc: Doc, event_type: str, record: dict[str, Any]) -> None:

@@ -18,8 +18,8 @@ from soc.model import get_path, iso, set_path
 from . import register_message
 from .base import Doc, ParseContext, ParseError
 from .kv import (
-    apply_fields, classify_event, copy_present, field_time, relate_ips, set_observer_dataset, split_kv,
-    split_kv_with_empty, valid_ip,
+    apply_fields, classify_event, copy_present, field_time, relate_ips, set_observer_dataset, set_severity,
+    split_kv, split_kv_with_empty, valid_ip,
 )
 
 _EPS_SNIFF = re.compile(r'id="\d{1,12}" agentid="')
@@ -103,6 +103,12 @@ def _common(doc: Doc, product: str, logtype: str) -> None:
         set_path(doc, "soc.device.logtype", logtype)
 
 
+def _severity(doc: Doc) -> None:
+    """soc.severity from a loglevel word (警告, 通知); the numbers the agents also write there
+    (2 for a USB device plugged in, 4, 5, 6) have no scale we can tell."""
+    set_severity(doc, get_path(doc, "log.level"))
+
+
 @register_message("topsec_topdesk", sniff=lambda body: _EPS_SNIFF.match(body[:40]) is not None, priority=30)
 def parse_topsec_topdesk(body: str, doc: Doc, ctx: ParseContext) -> None:
     """TopDesk / IHS console event: `id="N" agentid=... logtype=... logtime=... action=...`."""
@@ -132,6 +138,7 @@ def parse_topsec_topdesk(body: str, doc: Doc, ctx: ParseContext) -> None:
     if pairs.get("sourceserverip"):
         set_path(doc, "soc.device.server_ip", pairs["sourceserverip"])
     _verdict(doc, pairs.get("handle", ""), pairs.get("result", ""))
+    _severity(doc)
     relate_ips(doc, body)
 
 
@@ -162,6 +169,7 @@ def parse_topsec_topdesk_xml(body: str, doc: Doc, ctx: ParseContext) -> None:
     if trigger and trigger.group(1):
         set_path(doc, "rule.name", trigger.group(1))
     _verdict(doc, tags.get("Handle", ""), tags.get("Result", ""))
+    _severity(doc)
     relate_ips(doc, body)
 
 

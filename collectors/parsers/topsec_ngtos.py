@@ -16,7 +16,10 @@ from soc.model import get_path, set_path
 
 from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, split_kv_with_empty, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, set_severity,
+    split_kv_with_empty, valid_ip,
+)
 
 _SNIFF = re.compile(r'id="?ngtos"?\s+version=', re.IGNORECASE)
 _IP_LIST = re.compile(r"[0-9A-Fa-f:.]{3,45}")
@@ -146,11 +149,20 @@ def _categorize(doc: Doc, pairs: dict[str, str], kind: str) -> None:
     set_path(doc, "event.type", types)
 
 
-def _outcome(doc: Doc, pairs: dict[str, str]) -> None:
-    """event.outcome from `result` when it says success/failure in words or 0/1 codes."""
+# TopSAG 3.x writes result="1" for a success and "0" for a failure: in the corpus "0" comes with
+# msg 登录用户失败 and "1" with ten 成功 messages. The other NGTOS products write 0 for a success
+# (NGFW "firmware delete ... success", TopAPP "update success.") and other codes for errors
+# (-102653 "firmware delete failed"): their numbers are not read.
+_SAG_RESULT = {"1": "success", "0": "failure"}
+
+
+def _outcome(doc: Doc, pairs: dict[str, str], product: str) -> None:
+    """event.outcome from `result` when it says success/failure in words (or TopSAG's 1/0 codes)."""
     result = pairs.get("result", "").strip().lower()
     msg = (pairs.get("msg", "") + " " + pairs.get("description", "")).lower()
-    if result in ("success", "成功") or "success" in msg or "成功" in msg:
+    if product == "topsag" and result in _SAG_RESULT:
+        set_path(doc, "event.outcome", _SAG_RESULT[result])
+    elif result in ("success", "成功") or "success" in msg or "成功" in msg:
         set_path(doc, "event.outcome", "success")
     elif result in ("failed", "fail", "失败") or "fail" in msg or "失败" in msg:
         set_path(doc, "event.outcome", "failure")
@@ -215,7 +227,13 @@ def parse_ngtos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str
     if pairs.get("type"):
         set_path(doc, "soc.device.type", pairs["type"])
     _categorize(doc, pairs, kind)
-    _outcome(doc, pairs)
+    _outcome(doc, pairs, name)
+    # The threat's severity (IPS/TVD risk_name 高/中/低, TopADS alarm_level low/medium), else the
+    # log's pri: a syslog level, by number (NGFW "1".."6") or by name (TopAPP emergent, alarm, error,
+    # warning, notice, information, debug; TopVAS 告警, 通知, 信息).
+    set_severity(doc, pairs.get("risk_name"))
+    set_severity(doc, pairs.get("alarm_level"))
+    set_severity(doc, pairs.get("pri"), SYSLOG_SEVERITY)
     relate_user(doc)
     relate_ips(doc, body)
 

@@ -57,7 +57,7 @@ def parse_topsec_sag(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "event.category", ["process"])
         set_path(doc, "event.type", ["start"])
         set_path(doc, "event.action", "command")
-        issuc = pairs.get("issuc")
+        issuc = pairs.get("issuc")  # "is success": 1 yes, 0 no (the corpus: issuc=1 on a plain `ls`)
         if issuc in ("0", "1"):
             set_path(doc, "event.outcome", "success" if issuc == "1" else "failure")
         local_time(doc, pairs.get("atime", ""), ctx)

@@ -16,7 +16,7 @@ from soc.model import iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, relate_ips, set_observer_dataset, split_kv
+from .kv import apply_fields, relate_ips, set_observer_dataset, set_severity, split_kv
 
 _APT_SNIFF = re.compile(r'LogFile="[A-Za-z]{1,32}";Time="')
 _HPP_SNIFF = re.compile(r"type=alert_collect,timestamp=")
@@ -104,6 +104,7 @@ def parse_topsec_tophpp(body: str, doc: Doc, ctx: ParseContext) -> None:
     _set_time(doc, stamp.group(1) if stamp else "", ctx)
     fields = {k: v for k, v in pairs.items() if k not in ("type", "timestamp")}
     apply_fields(doc, fields, extra=HPP_EXTRA)
+    set_severity(doc, pairs.get("severity"))  # Low, Medium, High
     set_path(doc, "event.kind", "alert")
     set_path(doc, "event.category", ["intrusion_detection", "network"])
     set_path(doc, "event.type", ["info"])

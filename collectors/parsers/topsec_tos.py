@@ -14,7 +14,10 @@ from soc.model import get_path, set_path
 
 from . import register_message, register_product
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, split_kv, split_kv_with_empty
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, field_time, relate_ips, relate_user, set_observer_dataset, set_severity,
+    split_kv, split_kv_with_empty,
+)
 
 _SNIFF = re.compile(r"id=tos\s+time=")
 # TopIFW 2.0: the syslog envelope reads "Pri:" as the program, so the body starts at the digit.
@@ -125,6 +128,7 @@ def parse_tos_pairs(body: str, doc: Doc, ctx: ParseContext, product: tuple[str, 
     set_path(doc, "event.kind", event_kind)
     set_path(doc, "event.category", cats)
     set_path(doc, "event.type", etype)
+    set_severity(doc, pairs.get("pri"), SYSLOG_SEVERITY)  # pri: the log's syslog level, 0-7
     relate_user(doc)
     relate_ips(doc, body)
 
@@ -148,6 +152,7 @@ def parse_topsec_ifw2(body: str, doc: Doc, ctx: ParseContext) -> None:
             doc.pop("process", None)
     set_observer_dataset(doc, "topsec", "topifw", "firewall", "topifw")
     set_path(doc, "log.level", m.group(1))
+    set_severity(doc, m.group(1), SYSLOG_SEVERITY)  # "Pri: 4": a syslog level, as the PRI repeats it
     typ = m.group(2)
     set_path(doc, "soc.device.type", typ)
     rest = body[m.end():]

@@ -17,7 +17,10 @@ from soc.model import get_path, iso, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, epoch_time, finish_event, local_time, set_transport_or_protocol, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, epoch_time, finish_event, local_time, set_severity, set_transport_or_protocol,
+    split_kv, valid_ip,
+)
 
 VENDOR = "venus"
 _TS = re.compile(r"(\d{4})[-/ ](\d{1,2})[-/ ](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})")
@@ -99,6 +102,11 @@ def parse_serialnum(body: str, doc: Doc, ctx: ParseContext) -> None:
         etype = [*etype, "denied"]
     elif act in ("permit", "pass", "allow", "accept"):
         etype = [*etype, "allowed"]
+    # DangerLevel: 高/中/低. The WAG's Evt_log_level is a syslog level (6 beside Evt_level=10 for a
+    # crawler, 4 beside Evt_level=30 for a botnet connection: the PRI's severity repeats it). The
+    # NIPS's EventLevel (0, 1, 5 in the corpus) and the WAG's Evt_level have no scale we can tell.
+    set_severity(doc, pairs.get("DangerLevel"))
+    set_severity(doc, pairs.get("Evt_log_level"), SYSLOG_SEVERITY)
     finish_event(doc, body, VENDOR, product, kind, product, category, etype, alert=tag in _ALERT_TAGS)
 
 
@@ -170,6 +178,9 @@ def parse_tiantian(body: str, doc: Doc, ctx: ParseContext) -> None:
     else:
         category, dataset = ["intrusion_detection", "network"], "ids" if dt or "sceneName" in flat else "apt"
     kind = "ids"  # 天阗 IDS and the APT sensor are both network IDS
+    # event_level_name / level: 高危, 中危, 高 (words); the numeric level (30) and event_level (4, 40)
+    # have no scale we can tell.
+    set_severity(doc, get_path(doc, "log.level"))
     finish_event(doc, body, VENDOR, "tiantian", kind, dataset, category, ["info"], alert=True)
 
 
@@ -300,6 +311,7 @@ def parse_tianyue(body: str, doc: Doc, ctx: ParseContext) -> None:
         local_time(doc, body[at : at + 40], ctx, _TS)
     if pairs.get("block") in ("yes", "no"):
         set_path(doc, "event.action", "block" if pairs["block"] == "yes" else "audit")
+    set_severity(doc, get_path(doc, "log.level"))  # level: urgent, high, low
     finish_event(doc, body, VENDOR, "tianyue", "audit", "tianyue",
                  ["network", "database"] if pairs.get("sql") else ["network"], ["access"])
 

@@ -14,7 +14,10 @@ from soc.model import get_path, set_path
 
 from . import register_message
 from .base import Doc, ParseContext, ParseError
-from .kv import apply_fields, epoch_time, finish_event, local_time, set_transport_or_protocol, split_kv, valid_ip
+from .kv import (
+    SYSLOG_SEVERITY, apply_fields, epoch_time, finish_event, local_time, set_severity, set_transport_or_protocol,
+    split_kv, valid_ip,
+)
 
 VENDOR = "webray"
 _TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T,](\d{1,2}):(\d{2}):(\d{2})")
@@ -59,6 +62,7 @@ def parse_raywaf(body: str, doc: Doc, ctx: ParseContext) -> None:
                                         "r_role_name": "user.roles", "r_logintype_name": "soc.device.logintype"})
         local_time(doc, pairs.get("r_time", ""), ctx, _TS)
         set_path(doc, "event.action", "admin_operation")
+        set_severity(doc, pairs.get("r_loglevel_name"), SYSLOG_SEVERITY)  # Informational (SYSLOG_LEVEL_6)
         outcome = "success" if "successfully" in body else None
         if outcome:
             set_path(doc, "event.outcome", outcome)
@@ -87,6 +91,8 @@ def parse_raywaf(body: str, doc: Doc, ctx: ParseContext) -> None:
     if isinstance(action, str):
         set_path(doc, "event.action", action.lower())
     denied = action in ("DROP", "DENY", "BLOCK")
+    # r_severity_name: HIGH, MID, LOW. The DDoS records' grade (1) has no scale we can tell.
+    set_severity(doc, pairs.get("r_severity_name"))
     finish_event(doc, body, VENDOR, "raywaf", "waf", "raywaf", ["web", "intrusion_detection"],
                  ["denied"] if denied else ["info"], alert=True)
 
@@ -229,6 +235,7 @@ def parse_ray_firewall(body: str, doc: Doc, ctx: ParseContext) -> None:
         set_path(doc, "source.ip", valid_ip(ui.group(1)))
     local_time(doc, f"{pairs.get('date', '')} {pairs.get('time', '')}", ctx, _TS)
     admin = subtype == "admin"
+    set_severity(doc, pairs.get("pri"), SYSLOG_SEVERITY)  # FortiOS-style pri: a syslog level name
     finish_event(doc, body, VENDOR, "firewall", "firewall", pairs.get("type") or "log",
                  ["authentication"] if admin else ["network"], ["info"])
 

@@ -150,6 +150,7 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     # Fields the parsers emit beyond the ones above that the rule library searches: mapped, so a
     # hunt compares them case-insensitively like the stream (a unit test keeps this list whole).
     "event.severity_name": KEYWORD,
+    "soc.severity": KEYWORD,  # normalized: informational, low, medium, high, critical (the Sigma levels)
     "process.title": KEYWORD_WITH_TEXT,
     "vulnerability.id": KEYWORD,
     "tcp.flags": KEYWORD,

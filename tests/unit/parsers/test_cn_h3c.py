@@ -61,6 +61,18 @@ def test_attack_defense_names_the_attack() -> None:
     assert get_path(d, "rule.name") == "ICMPV6_TRACEROUTE" and get_path(d, "source.ip") == "240e:958:6002::27"
 
 
+def test_waf_module_is_a_waf() -> None:
+    """The SecPath WAF module's logs reach the WAF rules (routed by observer.type waf). The corpus has
+    no WAF-module line: this is its IPS line with the module renamed (same Name(code)= fields)."""
+    raw = raw_with(VENDOR, "IPS_IPV6_INTERZONE").replace("%%10IPS/4/IPS_IPV6", "%%10WAF/4/WAF_IPV6")
+    d = parse(raw, "syslog", ctx()).doc
+    assert get_path(d, "observer.type") == "waf" and get_path(d, "observer.product") == "secpath-firewall"
+    assert get_path(d, "event.category") == ["web", "intrusion_detection", "network"]
+    assert get_path(d, "event.kind") == "alert" and get_path(d, "soc.severity") == "critical"
+    assert get_path(d, "rule.name") == "WEB_CLIENT_Windows_Media_ASF_File_Download_SET"
+    assert get_path(_doc("IPS_IPV6_INTERZONE"), "observer.type") == "firewall"  # the IPS module: unchanged
+
+
 def test_acg_web_access() -> None:
     d = _doc("web_access")
     assert get_path(d, "user.name") == "hanwanyun" and get_path(d, "source.ip") == "10.12.22.49"

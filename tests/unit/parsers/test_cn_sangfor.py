@@ -54,8 +54,11 @@ def _doc(needle: str, hint: str = "syslog") -> dict:
 
 
 def test_ngaf_waf_attack() -> None:
+    # The NGAF's WAF module: a WAF for the WAF rules (observer.type), the NGAF for the product.
     d = _doc("日志类型:WAF应用防护日志")
     assert get_path(d, "observer.product") == "ngaf" and get_path(d, "event.kind") == "alert"
+    assert get_path(d, "observer.type") == "waf" and get_path(d, "event.dataset") == "sangfor.ngaf"
+    assert get_path(d, "rule.category") == "信息泄漏攻击" and get_path(d, "soc.severity") == "high"  # 严重级别:高
     assert (get_path(d, "source.ip"), get_path(d, "source.port")) == ("192.168.200.1", 1084)
     assert (get_path(d, "destination.ip"), get_path(d, "destination.port")) == ("192.168.200.100", 80)
     assert get_path(d, "rule.name") == "信息泄漏攻击" and get_path(d, "event.action") == "拒绝"
@@ -84,6 +87,7 @@ def test_waf_web_protection_and_configured_source() -> None:
     assert (get_path(d, "source.ip"), get_path(d, "destination.port")) == ("172.23.181.250", 80)
     d = _doc("日志类型:IPS防护日志", hint="sangfor_waf")
     assert get_path(d, "observer.type") == "waf"
+    assert get_path(_doc("日志类型:IPS防护日志"), "observer.type") == "firewall"  # NGAF's IPS module
     assert get_path(d, "rule.name") == "WebCalendar本地文件包含和PHP代码注入漏洞"
     assert get_path(d, "network.transport") == "tcp" and get_path(d, "source.port") == 1102
 

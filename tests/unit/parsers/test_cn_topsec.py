@@ -132,6 +132,20 @@ def test_topsag_login_and_command() -> None:
     assert get_path(d, "user.name") == "123" and get_path(d, "user.target.name") == "root"
 
 
+def test_topsag_numeric_result_codes() -> None:
+    """TopSAG 3.x result: 1 success, 0 failure (the corpus pairs 0 with 登录用户失败 and 1 with ten
+    成功 messages): the code decides alone once the msg is gone. Other NGTOS products write 0 for a
+    success (NGFW "login success" with result="0"): their 0 is not read as a failure."""
+    for needle, outcome in (('msg="登录用户失败"', "failure"), ('msg="导出日志成功"', "success")):
+        raw = raw_with(VENDOR, needle)
+        for line in (raw, raw.replace(f" {needle}", "")):
+            assert get_path(parse(line, "syslog", ctx()).doc, "event.outcome") == outcome, line
+    d = _doc('result="0" description="login success"')
+    assert get_path(d, "observer.product") == "ngfw" and get_path(d, "event.outcome") == "success"
+    d = _doc("issuc=1 commands=ls")  # TopSAG 5.x: issuc, "is success"
+    assert get_path(d, "event.outcome") == "success"
+
+
 def test_topedr_integer_addresses() -> None:
     d = _doc('detail_raddr="-1407908045"')
     # -1062796068 as an unsigned 32-bit address is 192.167.4.220, the client_ip of the line.
