@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from soc.config import ConfigError, Settings, settings
+from soc.clikit import cli_settings, console, err
+from soc.config import ConfigError
 from soc.api.cli import serve, users_app
 from soc.response.cli import block_app, playbooks_app
 
@@ -32,16 +32,6 @@ def api_cmd(host: str = typer.Option(None, "--host", help="default: api.host (12
             port: int = typer.Option(None, "--port", help="default: api.port (8080)")) -> None:
     """Serve the analysts' API (OpenAPI at /docs; sign-in required for all but /health)."""
     serve(host, port)
-console = Console()
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return settings()
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
 
 def _fail(exc: Exception) -> None:
@@ -55,7 +45,7 @@ def stack_up_cmd() -> None:
     from soc.stack import StackError, stack_up
     from soc.store.setup import setup_all
 
-    s = _settings()
+    s = cli_settings()
     try:
         for line in stack_up(s):
             console.print(f"[green]✓[/green] {line}")
@@ -70,7 +60,7 @@ def stack_down_cmd() -> None:
     """Stop the local Kafka and Elasticsearch cleanly."""
     from soc.stack import stack_down
 
-    for line in stack_down(_settings()):
+    for line in stack_down(cli_settings()):
         console.print(line)
 
 
@@ -79,7 +69,7 @@ def stack_status_cmd() -> None:
     """Show whether each engine runs and answers."""
     from soc.stack import stack_status
 
-    status = stack_status(_settings())
+    status = stack_status(cli_settings())
     for name, state in status.items():
         console.print(f"{name:14} {state}")
     if any(not v.startswith(("running", "external")) or "not answering" in v for v in status.values()):
@@ -93,7 +83,7 @@ def stack_export_cmd(folder: Path) -> None:
     from soc.stack.artifacts import export_dist
 
     try:
-        console.print(f"exported to {export_dist(_settings().stack, folder)}")
+        console.print(f"exported to {export_dist(cli_settings().stack, folder)}")
     except StackError as exc:
         _fail(exc)
 
@@ -105,7 +95,7 @@ def stack_import_cmd(folder: Path) -> None:
     from soc.stack.artifacts import import_dist
 
     try:
-        import_dist(_settings().stack, folder)
+        import_dist(cli_settings().stack, folder)
         console.print(f"installed from {folder}; `soc stack up` will not download")
     except StackError as exc:
         _fail(exc)
@@ -116,7 +106,7 @@ def setup_cmd() -> None:
     """Create the Kafka topics and the Elasticsearch index templates (idempotent)."""
     from soc.store.setup import setup_all
 
-    for line in asyncio.run(setup_all(_settings())):
+    for line in asyncio.run(setup_all(cli_settings())):
         console.print(f"[green]✓[/green] {line}")
 
 
@@ -138,7 +128,7 @@ def collect_syslog_cmd(
     """Receive syslog over UDP and TCP and produce RawRecords to soc.raw."""
     from collectors.syslog import run_syslog
 
-    s = _settings()
+    s = cli_settings()
     cfg = s.syslog.model_copy(
         update={
             k: (v or None) if k != "host" else v
@@ -172,7 +162,7 @@ def parse_cmd(
         for name in sorted({*PARSERS, *MESSAGE_FORMATS}):
             console.print(name, highlight=False)
         return
-    s = _settings()
+    s = cli_settings()
     try:
         declared = load_sources(sources or s.sources_file)
         enrichers = load_enrichers(s)
@@ -208,7 +198,7 @@ def collect_file_cmd(
     """Follow log files (rotation and truncation handled, offsets kept) into soc.raw."""
     from collectors.file_tail import run_file
 
-    s = _settings()
+    s = cli_settings()
     cfg = s.file.model_copy(update={"state_dir": state_dir} if state_dir else {})
     asyncio.run(run_file(s, cfg, list(path or [])))
 
@@ -221,7 +211,7 @@ def collect_pcap_cmd(
     """Turn packets into flow events (5-tuple, bytes, packets, TCP flags, first/last seen)."""
     from collectors.pcap import run_pcap
 
-    s = _settings()
+    s = cli_settings()
     asyncio.run(run_pcap(s, s.pcap, file, iface))
 
 
@@ -233,7 +223,7 @@ def collect_http_cmd(
     """Receive NDJSON batches over HTTP (POST /v1/logs, per-source bearer token) into soc.raw."""
     from collectors.http import run_http
 
-    s = _settings()
+    s = cli_settings()
     cfg = s.http.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
     asyncio.run(run_http(s, cfg))
 
@@ -263,7 +253,7 @@ def detect_cmd(
 
     if pipeline != "none" and pipeline not in pipeline_names():
         _fail(ValueError(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted({'none', *pipeline_names()}))}"))
-    ruleset = load_rules(rules, _settings().worker.sigma_placeholders, pipeline)
+    ruleset = load_rules(rules, cli_settings().worker.sigma_placeholders, pipeline)
     for error in ruleset.errors:
         print(f"rule not loaded: {error}", file=sys.stderr)
     docs, lines, bad = [], [], 0
@@ -311,7 +301,7 @@ def hunt_cmd(
     from soc.model import get_path
     from soc.store.client import index_name, sync_client
 
-    s = _settings()
+    s = cli_settings()
     missing = [p for p in rules if not p.exists()]
     if missing:
         _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
@@ -348,7 +338,7 @@ def rules_check_cmd(path: list[Path] = typer.Argument(..., help="rule files or f
     missing = [p for p in path if not p.exists()]
     if missing:
         _fail(FileNotFoundError(f"no such rule file or folder: {', '.join(map(str, missing))}"))
-    results = check_rules(path, _settings().worker.sigma_placeholders)
+    results = check_rules(path, cli_settings().worker.sigma_placeholders)
     out = sys.stdout.buffer
     for result in results:
         out.write(orjson.dumps(result) + b"\n")
@@ -368,7 +358,7 @@ def audit_verify_cmd() -> None:
     from soc.audit import AuditTrail
     from soc.store.client import async_client
 
-    s = _settings()
+    s = cli_settings()
 
     async def run():  # type: ignore[no-untyped-def]
         es = async_client(s)
@@ -393,7 +383,7 @@ def demo_cmd(
     """The main job: stack, worker, collector, a replayed attack story, and what was found."""
     from soc.demo import run_demo
 
-    sys.exit(run_demo(_settings(), keep_running=keep_running))
+    sys.exit(run_demo(cli_settings(), keep_running=keep_running))
 
 
 def main() -> None:

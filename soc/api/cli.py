@@ -7,21 +7,11 @@ import sys
 from typing import Any
 
 import typer
-from rich.console import Console
 
-from soc.config import ConfigError, Settings, settings
+from soc.clikit import cli_settings, console, err
+from soc.config import Settings
 
 users_app = typer.Typer(help="Accounts of the platform (roles, tenants) and automation tokens.")
-console = Console()
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return settings()
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
 
 def _accounts(s: Settings, work: Any) -> Any:
@@ -49,7 +39,7 @@ def add_cmd(name: str, role: list[str] = typer.Option(..., "--role", help="analy
     password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt("口令 password", hide_input=True,
                                                                                         confirmation_prompt=True)
     try:
-        _accounts(_settings(), lambda a: a.put_user(name, password, list(role), list(tenant)))
+        _accounts(cli_settings(), lambda a: a.put_user(name, password, list(role), list(tenant)))
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -63,14 +53,14 @@ def token_cmd(name: str, role: list[str] = typer.Option(["automation"], "--role"
     """A bearer token for automation, printed once (only its hash is kept)."""
     from soc.response.blocks import utcnow
 
-    token = _accounts(_settings(), lambda a: a.new_token(name, list(role), list(tenant), days * 86400, utcnow()))
+    token = _accounts(cli_settings(), lambda a: a.new_token(name, list(role), list(tenant), days * 86400, utcnow()))
     console.print(token, highlight=False)
 
 
 @users_app.command("revoke")
 def revoke_cmd(name: str) -> None:
     """Revoke every token of that name."""
-    n = _accounts(_settings(), lambda a: a.revoke_token(name))
+    n = _accounts(cli_settings(), lambda a: a.revoke_token(name))
     console.print(f"{n} token(s) revoked")
 
 
@@ -79,5 +69,5 @@ def serve(host: str | None, port: int | None) -> None:
 
     from soc.api.main import create_app
 
-    s = _settings()
+    s = cli_settings()
     uvicorn.run(create_app(s), host=host or s.api.host, port=port or s.api.port, log_level="warning")

@@ -14,26 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from soc.config import ConfigError, Settings, settings
+from soc.clikit import cli_settings, console, err
+from soc.config import Settings
 from soc.response import operations
 from soc.response.blocks import ACTIVE, APPROVED, PENDING, REMOVING, Block, BlockStore
 from soc.response.playbook import load_playbooks, seconds
 
 block_app = typer.Typer(help="Blocks: list, add, remove, approve, reject; the blocklist feed.")
 playbooks_app = typer.Typer(help="Playbooks: check that they load.")
-console = Console()
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return settings()
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
 
 def _operator() -> str:
@@ -57,7 +47,7 @@ async def _with_store(s: Settings, work: Any) -> Any:
 def list_cmd(all_states: bool = typer.Option(False, "--all", help="also expired, removed and rejected blocks"),
              as_json: bool = typer.Option(False, "--json", help="one JSON line per block")) -> None:
     """Blocks in force and waiting for approval (with --all: every block on record)."""
-    s = _settings()
+    s = cli_settings()
 
     async def work(store: BlockStore, _es: Any) -> list[Block]:
         if all_states:
@@ -83,7 +73,7 @@ def add_cmd(target: str = typer.Argument(..., help="an address or a CIDR block")
             reason: str = typer.Option(..., "--reason", help="why (recorded in the audit trail)"),
             devices: str = typer.Option("feed", "--devices", help="comma-separated: feed, nftables, a REST adapter")) -> None:
     """Block a target by hand (the allowlist still applies)."""
-    s = _settings()
+    s = cli_settings()
     try:
         ttl_s = seconds(ttl)
     except ValueError as exc:
@@ -104,7 +94,7 @@ def _decide(s: Settings, work: Any) -> Block:
 
 
 def _transition(what: str, target_or_id: str) -> None:
-    s = _settings()
+    s = cli_settings()
     block = _decide(s, lambda store, es: operations.transition(store, es, s, what, target_or_id, _operator()))
     console.print(f"{block.target}: {operations.TRANSITIONS[what][4]}，由 worker 在 "
                   f"{s.response.sweep_interval_s:g}s 内执行 (id {block.id})")
@@ -136,14 +126,14 @@ def feed_cmd(port: int = typer.Option(0, "--port", help="default: response.feed_
 
     from soc.response.feed import feed_app
 
-    s = _settings()
+    s = cli_settings()
     uvicorn.run(feed_app(s), host=host, port=port or s.response.feed_port, log_level="warning")
 
 
 @playbooks_app.command("check")
 def check_cmd(folder: Path = typer.Argument(None, help="default: response.playbooks_dir")) -> None:
     """Load every playbook: each problem as file:line: problem; exit 1 if any."""
-    folder = folder or _settings().response.playbooks_dir
+    folder = folder or cli_settings().response.playbooks_dir
     books, problems = load_playbooks(folder)
     for b in books:
         console.print(f"ok  {b.source}: {b.id} ({b.name}){'  [simulate]' if b.simulate else ''}")

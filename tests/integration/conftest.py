@@ -16,6 +16,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from soc.config import Settings, load_settings
+from soc.netns import NetLab
 from soc.pipeline import LocalPipeline, Namespace
 from soc.store.client import sync_client
 from soc.store.setup import setup_all
@@ -122,3 +123,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, es: Elasticsearch, kafka:
     yield p
     p.stop()
     drop_indices(es, p.ns.prefix)
+
+
+@pytest.fixture()
+def lab() -> Iterator[NetLab]:
+    """A network namespace with a veth link: an attacker's and a bystander's address (soc/netns.py)."""
+    net = NetLab.create()
+    yield net
+    net.delete()

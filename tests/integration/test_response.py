@@ -11,7 +11,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,13 +48,6 @@ steps:
     escalate: {{factor: 2, max: 1h}}
     devices: [feed, nftables]
 """
-
-
-@pytest.fixture()
-def lab() -> Iterator[NetLab]:
-    net = NetLab.create()
-    yield net
-    net.delete()
 
 
 def settings_for(base: Settings, tmp: Path, lab: NetLab, *, simulate: bool = False, ttl: str = "4s",
@@ -275,18 +267,28 @@ on_failure: continue
 """
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+def recorder(answer: bytes) -> tuple[ThreadingHTTPServer, list[tuple[str, str, Any]]]:
+    """A local HTTP server (a chat robot, a firewall API) that answers `answer` and records each
+    request as (method, path, JSON body)."""
+    calls: list[tuple[str, str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Hook.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            calls.append((self.command, self.path, json.loads(self.rfile.read(length)) if length else None))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer)
 
-    def log_message(self, *args: Any) -> None:
-        pass
+        do_POST = do_DELETE = _answer  # noqa: N815 - the http.server API
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, calls
 
 
 def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings, es: Elasticsearch,
@@ -297,8 +299,7 @@ def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings,
     books.mkdir()
     (books / "full.yml").write_text(FULL, encoding="utf-8")
     (books / "templates").symlink_to(Path(__file__).resolve().parents[2] / "playbooks" / "templates")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, received = recorder(b"{}")
     s = settings_for(base_settings, tmp_path, lab)
     s = s.model_copy(update={"response": s.response.model_copy(update={
         "playbooks_dir": books, "threat_intel_file": intel,
@@ -314,7 +315,7 @@ def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings,
             reasons = " | ".join(get_path(a, "soc.action.reason") for a in acts)
             assert "情报命中" in reasons and "已知扫描源" in reasons, reasons
             assert ("notify", "applied", "") in states(acts), reasons
-            [notice] = _Hook.received
+            [(_, _, notice)] = received
             assert lab.attacker in notice["body"] and "封禁" in notice["subject"] + notice["body"]
             [incident] = [a for a in acts if get_path(a, "soc.action.kind") == "open_incident"]
             assert get_path(incident, "soc.action.state") == "applied" and "新开事件" in get_path(incident, "soc.action.reason")
@@ -334,30 +335,9 @@ def test_enrichment_notice_and_incident(tmp_path: Path, base_settings: Settings,
         drop_indices(es, s.elastic.index_prefix)
 
 
-class _Firewall(BaseHTTPRequestHandler):
-    """A vendor-style firewall API: answers {"code": 0} and records what it was asked."""
-
-    calls: list[tuple[str, str, Any]] = []
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
-        _Firewall.calls.append((self.command, self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"code": 0, "msg": "success"}')
-
-    do_POST = do_DELETE = _answer  # noqa: N815
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_rate_limit_allowlist_revocation_and_a_rest_firewall(tmp_path: Path, base_settings: Settings,
                                                             es: Elasticsearch, lab: NetLab) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Firewall)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, calls = recorder(b'{"code": 0, "msg": "success"}')  # a vendor-style firewall API
     fw = {"name": "dc-ngfw", "base_url": f"http://127.0.0.1:{server.server_port}",
           "success_json": {"path": "code", "equals": 0},
           "block": {"method": "POST", "path": "/v1/blacklist",
@@ -382,7 +362,7 @@ def test_rate_limit_allowlist_revocation_and_a_rest_firewall(tmp_path: Path, bas
             assert ("block_ip", "applied", "dc-ngfw") in states(results[0])
             assert states(results[2]) == [("block_ip", "failed", "")]
             assert "速率限制" in get_path(results[2][0], "soc.action.reason")
-            assert [(m, p, b) for m, p, b in _Firewall.calls] == [
+            assert [(m, p, b) for m, p, b in calls] == [
                 ("POST", "/v1/blacklist", {"ip": "203.0.113.10", "mask": 32, "age": 60}),
                 ("POST", "/v1/blacklist", {"ip": "203.0.113.11", "mask": 32, "age": 60})]
 
@@ -392,7 +372,7 @@ def test_rate_limit_allowlist_revocation_and_a_rest_firewall(tmp_path: Path, bas
             acts, _ = await build(safer, client).enforcer.sweep()
             assert ("unblock", "reverted", "dc-ngfw") in states(acts)
             assert "省平台出口" in get_path(acts[0], "soc.action.reason")
-            assert _Firewall.calls[-1][:2] == ("DELETE", "/v1/blacklist/203.0.113.11")
+            assert calls[-1][:2] == ("DELETE", "/v1/blacklist/203.0.113.11")
             assert (await r.enforcer.store.get("all", "203.0.113.11")).state == "removed"  # type: ignore[union-attr]
             assert (await r.enforcer.store.get("all", "203.0.113.10")).state == ACTIVE  # type: ignore[union-attr]
         finally:

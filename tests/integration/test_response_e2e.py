@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,13 +37,6 @@ steps:
     ttl: 8s
     devices: [feed, nftables]
 """
-
-
-@pytest.fixture()
-def lab() -> Iterator[NetLab]:
-    net = NetLab.create()
-    yield net
-    net.delete()
 
 
 def failures(n: int, attacker: str) -> list[bytes]:
