@@ -38,6 +38,7 @@ class BulkItem:
     doc: dict[str, Any]
     origin: Any = None
     body: bytes = b""
+    op: str = "index"  # or "update": then body is {"doc": ..., "upsert": ...}
 
 
 @dataclass(slots=True)
@@ -103,7 +104,7 @@ class BulkWriter:
             result.attempts += 1
             body = bytearray()
             for item in pending:
-                body += orjson.dumps({"index": {"_index": item.index, "_id": item.doc_id}})
+                body += orjson.dumps({item.op: {"_index": item.index, "_id": item.doc_id}})
                 body += b"\n"
                 body += item.body
                 body += b"\n"

@@ -55,12 +55,29 @@ def bulk_items(kind: str, prefix: str, batch: Sequence[bytes]) -> tuple[list[Bul
         except ContractError as exc:
             dead.append(dead_letter(f"index.{kind}", "contract_invalid", str(exc), data, topic=kind))
             continue
-        items.append(BulkItem(index=index_for(prefix, doc), doc_id=str(doc_id), doc=doc, origin=data, body=data))
+        if kind == "alerts":
+            items.append(alert_item(index_for(prefix, doc), str(doc_id), doc, data))
+        else:
+            items.append(BulkItem(index=index_for(prefix, doc), doc_id=str(doc_id), doc=doc, origin=data, body=data))
     # Several revisions of one alert in a batch: only the last one needs writing.
     latest = {(item.index, item.doc_id): item for item in items}
     if len(latest) < len(items):
         items = list(latest.values())
     return items, dead
+
+
+# What analysts set on an alert (the triage): a later revision of the same alert must keep it.
+TRIAGE_FIELDS = ("status", "assignee")
+
+
+def alert_item(index: str, doc_id: str, doc: Doc, data: bytes) -> BulkItem:
+    """An alert as an upsert: the first revision is written whole (status "new"); a later one
+    (a correlation still counting) updates what detection knows and keeps the analysts' triage."""
+    detection = {**doc, "soc": {**doc.get("soc", {}),
+                                "alert": {k: v for k, v in get_path(doc, "soc.alert", {}).items()
+                                          if k not in TRIAGE_FIELDS}}}
+    return BulkItem(index=index, doc_id=doc_id, doc=doc, origin=data, op="update",
+                    body=orjson.dumps({"doc": detection, "upsert": doc}))
 
 
 def observe_ingest_latency(items: Sequence[BulkItem], failures: Sequence[BulkFailure]) -> None:
