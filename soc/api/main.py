@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 
 from soc.api.accounts import Accounts, Principal
-from soc.api.routers import auth, blocks
+from soc.api.routers import alerts, auth, blocks
 from soc.api.security import HEADERS, Services, audit_call, principal
 from soc.audit import AuditTrail
 from soc.config import Settings
@@ -49,5 +49,6 @@ def create_app(settings: Settings) -> FastAPI:
         return app.openapi()
 
     app.include_router(auth.router)
+    app.include_router(alerts.router)
     app.include_router(blocks.router)
     return app
