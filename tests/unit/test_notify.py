@@ -72,6 +72,8 @@ class _RobotServer(ThreadingHTTPServer):
     seen: list[Seen]
 
 
+TEST_PASSWORD = "local-aiosmtpd-test-only"  # the local test server's, no real account
+
 @pytest.fixture
 def robot() -> Iterator[tuple[str, list[Seen]]]:
     """A local robot on a random port: its base URL and the requests it received."""
@@ -108,7 +110,7 @@ class _Mailbox:
 
 
 def _login(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"soc", b"s3cret")
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"soc", TEST_PASSWORD.encode())
     return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
 
@@ -234,7 +236,7 @@ async def test_mail_arrives_with_chinese_subject_and_body(mailbox: tuple[int, _M
 
 async def test_mail_logs_in_and_a_wrong_password_is_a_notify_error(mailbox: tuple[int, _Mailbox]) -> None:
     port, box = mailbox
-    await send(_smtp(port, username="soc", password="s3cret"), SUBJECT, BODY)
+    await send(_smtp(port, username="soc", password=TEST_PASSWORD), SUBJECT, BODY)
     assert len(box.mails) == 1
     with pytest.raises(NotifyError) as err:
         await send(_smtp(port, username="soc", password="wrong"), SUBJECT, BODY, name="mail")
