@@ -74,6 +74,7 @@ class _RobotServer(ThreadingHTTPServer):
 
 TEST_PASSWORD = "local-aiosmtpd-test-only"  # the local test server's, no real account
 
+
 @pytest.fixture
 def robot() -> Iterator[tuple[str, list[Seen]]]:
     """A local robot on a random port: its base URL and the requests it received."""
