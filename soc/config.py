@@ -98,7 +98,9 @@ class WorkerSettings(BaseModel):
     alert_suppression_s: int = Field(300, ge=0)
     # Rules switched off by analysts (`disabled: [ids]`); it and the rule folders are re-read
     # every rules_reload_interval_s, and changed rules replace the running ones.
-    rules_state_file: Path | None = None
+    # Written by the API's enable/disable (soc/api/routers/rules.py); on several machines, a shared path.
+    rules_state_file: Path = Field(default_factory=lambda: (
+        Path("/var/lib/soc/rules-state.yml") if os.geteuid() == 0 else Path.home() / ".local/state/soc/rules-state.yml"))
     rules_reload_interval_s: float = Field(10.0, gt=0)
     # Values of Sigma placeholders (`|expand`), e.g. {"Admins": ["ops*", "root"]}.
     sigma_placeholders: dict[str, list[str]] = Field(default_factory=dict)

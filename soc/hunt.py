@@ -54,7 +54,8 @@ def es_since(since: str) -> str:
     return f"now-{m.group(1)}{m.group(2)}"
 
 
-def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int) -> Iterator[Doc]:
+def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int,
+            scope: list[dict[str, Any]] | None = None) -> Iterator[Doc]:
     """Every event matching the Lucene query in the range, oldest first (search_after pages).
 
     Raises SigmaError when Elasticsearch would silently drop part of the query."""
@@ -65,6 +66,7 @@ def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int) -
         "bool": {"filter": [
             query_string(query),
             {"range": {"@timestamp": {"gte": es_since(since)}}},
+            *(scope or []),
         ]}
     }
     after: list[Any] | None = None
@@ -81,7 +83,10 @@ def _search(es: Elasticsearch, index: str, query: str, since: str, limit: int) -
         after = hits[-1]["sort"]
 
 
-def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: int = 10_000) -> list[HuntResult]:
+def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: int = 10_000,
+         only: set[str] | None = None, scope: list[dict[str, Any]] | None = None) -> list[HuntResult]:
+    """Every rule of the files (or only the rules whose id is in `only`), with its hits; `scope`
+    adds filters to every search (the API's tenant filter)."""
     es_since(since)  # a bad range fails before any search
     collection, file_errors = load_collection(paths)
     if file_errors:
@@ -106,23 +111,25 @@ def hunt(es: Elasticsearch, index: str, paths: list[Path], since: str, limit: in
     compiled = {r.meta.id: r for r in ruleset.rules}
     for rule in collection:
         rid = str(rule.id or rule.name or rule.title)
+        if only is not None and rid not in only:
+            continue
         single = compiled.get(rid)
         if isinstance(rule, SigmaRule) and rid in queries and single is not None and single.generates_alerts:
             res = HuntResult(rid, rule.title, queries[rid])
             try:
-                res.hits = [doc for doc in _search(es, index, queries[rid], since, limit)
+                res.hits = [doc for doc in _search(es, index, queries[rid], since, limit, scope)
                             if single.keys is None or ruleset.index is None
                             or not single.keys.isdisjoint(ruleset.index.keys_for_event(doc))]
             except SigmaError as exc:
                 res.error = str(exc)
             results.append(res)
         elif isinstance(rule, SigmaCorrelationRule):
-            results.append(_hunt_correlation(es, index, rule, queries, ruleset, since, limit))
-    return results
+            results.append(_hunt_correlation(es, index, rule, queries, ruleset, since, limit, scope))
+    return [r for r in results if only is None or r.rule_id in only]
 
 
 def _hunt_correlation(es: Elasticsearch, index: str, rule: SigmaCorrelationRule, queries: dict[str, str],
-                      ruleset: Any, since: str, limit: int) -> HuntResult:
+                      ruleset: Any, since: str, limit: int, scope: list[dict[str, Any]] | None = None) -> HuntResult:
     rid = str(rule.id or rule.name or rule.title)
     res = HuntResult(rid, rule.title)
     parts = []
@@ -135,7 +142,7 @@ def _hunt_correlation(es: Elasticsearch, index: str, rule: SigmaCorrelationRule,
         parts.append(f"({queries[ref_id]})")
     res.query = " OR ".join(parts)
     try:
-        events = list(_search(es, index, res.query, since, limit))
+        events = list(_search(es, index, res.query, since, limit, scope))
     except SigmaError as exc:
         res.error = str(exc)
         return res

@@ -64,11 +64,27 @@ class Accounts:
         bad = [r for r in roles if r not in ROLES]
         if bad or not roles:
             raise ValueError(f"roles must be among {', '.join(ROLES)}, not {bad or roles}")
+        if {"sysadmin", "auditadmin"} <= set(roles):
+            raise ValueError("one person is never both system and audit administrator (MLPS 2.0 8.1.4.2 c, 8.1.5: separated duties)")
         if len(password) < 12:
             raise ValueError("a password has at least 12 characters")
         await self.es.index(index=self.users, id=name, refresh=True, document={
             "name": name, "password_hash": _HASHER.hash(password), "roles": roles, "tenants": tenants or ["*"],
             "failures": 0, "locked_until": None, "disabled": False})
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        """Every account, without its password hash."""
+        res = await self.es.options(ignore_status=404).search(index=self.users, size=1000, sort=[{"name": "asc"}],
+                                                              source_excludes=["password_hash"])
+        return [h["_source"] for h in res["hits"]["hits"]] if res.meta.status == 200 else []
+
+    async def set_disabled(self, name: str, disabled: bool) -> bool:
+        """Disable (or re-enable) an account; its sessions end at their next request. False: no such user."""
+        try:
+            await self.es.update(index=self.users, id=name, refresh=True, doc={"disabled": disabled})
+        except NotFoundError:
+            return False
+        return True
 
     async def sign_in(self, name: str, password: str, now: datetime) -> tuple[Principal | None, str, str]:
         """(principal with a new session, session token, outcome); outcome names why on failure."""
@@ -119,7 +135,7 @@ class Accounts:
             return None
         if user.get("disabled"):
             return None
-        await self.es.update(index=self.sessions, id=digest(token), doc={"last_seen": iso(now)})
+        await self.es.update(index=self.sessions, id=digest(token), doc={"last_seen": iso(now)}, retry_on_conflict=5)
         return Principal(sess["user"], user["roles"], user["tenants"], "session", sess["csrf"], digest(token))
 
     async def sign_out(self, principal: Principal) -> None:

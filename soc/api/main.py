@@ -8,14 +8,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 
+from soc import metrics
 from soc.api.accounts import Accounts, Principal
-from soc.api.routers import alerts, auth, blocks
+from soc.api.routers import alerts, assets, audit, auth, blocks, events, health, incidents, playbooks, rules, users
 from soc.api.security import HEADERS, Services, audit_call, principal
 from soc.audit import AuditTrail
-from soc.config import Settings
+from soc.config import PROJECT_ROOT, Settings
 from soc.response.blocks import BlockStore
 from soc.store.client import async_client
+
+
+STAGE = "api"
+WEB = PROJECT_ROOT / "dashboards" / "web" / "dist"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,21 +40,32 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.middleware("http")
     async def harden_and_audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        metrics.RECEIVED.labels(STAGE).inc()
         response = await call_next(request)
         for k, v in HEADERS.items():
             response.headers.setdefault(k, v)
+        if response.status_code >= 400:
+            metrics.ERRORS.labels(STAGE, f"http_{response.status_code}").inc()
+        else:
+            metrics.SENT.labels(STAGE).inc()
         await audit_call(request, response.status_code)
         return response
-
-    @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/api/v1/openapi.json", tags=["health"], include_in_schema=False)
     async def openapi(who: Principal = Depends(principal)) -> dict[str, Any]:
         return app.openapi()
 
+    app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(alerts.router)
+    app.include_router(events.router)
     app.include_router(blocks.router)
+    app.include_router(rules.router)
+    app.include_router(playbooks.router)
+    app.include_router(users.router)
+    app.include_router(audit.router)
+    app.include_router(incidents.router)
+    app.include_router(assets.router)
+    if (WEB / "index.html").is_file():  # built by scripts/build-web.sh; the API works without it
+        app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     return app

@@ -27,6 +27,7 @@ SESSION_COOKIE = "soc_session"
 CSRF_COOKIE = "soc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+SINCE = r"^now(-\d{1,5}[smhdw])?$"  # the relative time ranges the query strings take
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -43,6 +44,7 @@ class Services:
     accounts: Accounts
     audit: AuditTrail
     blocks: BlockStore
+    rule_catalog: Any = None  # detectors.registry.RuleRegistry, loaded on first use (soc/api/routers/rules.py)
 
 
 def services(request: Request) -> Services:
@@ -71,6 +73,17 @@ async def principal(request: Request, svc: Services = Depends(services)) -> Prin
             raise HTTPException(403, "缺少或错误的 CSRF 令牌 (missing or wrong CSRF token)")
     request.state.principal = who
     return who
+
+
+def invalid(message: str, where: str = "body") -> HTTPException:
+    """A 422 shaped as FastAPI's own validation errors (`detail: [{loc, msg, type}]`), so every
+    422 of the API has the one schema the OpenAPI document gives it."""
+    return HTTPException(422, [{"loc": [where], "msg": message, "type": "value_error"}])
+
+
+def scope(who: Principal) -> list[dict[str, Any]]:
+    """The tenant filter of every query for this caller (empty for a caller of every tenant)."""
+    return [] if "*" in who.tenants else [{"terms": {"labels.tenant": who.tenants}}]
 
 
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:

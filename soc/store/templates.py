@@ -261,8 +261,21 @@ INCIDENT_FIELDS: dict[str, dict[str, Any]] = {
     "labels.tenant": KEYWORD,
     **{f"soc.incident.{name}": KEYWORD for name in (
         "id", "status", "opened_by", "alert_ids", "source_ips", "assets", "rule_names")},
-    **{f"soc.incident.{name}": DATE for name in ("created", "updated", "reopened")},
+    **{f"soc.incident.{name}": DATE for name in ("created", "updated", "reopened", "closed")},
     "soc.incident.title": TEXT,
+    "soc.incident.summary": TEXT,
+    "soc.incident.status_reason": TEXT,
+    "soc.incident.reported": BOOL,  # set by the reporting issue when a notice went upstream
+    # The timeline (soc/reporting/incidents.py): kept as written, read with the incident, never searched.
+    "soc.incident.timeline": {"type": "object", "enabled": False},
+    "soc.incident.timeline_dropped": LONG,
+}
+
+
+COMMENT_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    **{name: KEYWORD for name in ("id", "alert_id", "author", "labels.tenant")},
+    "text": TEXT,
 }
 
 
@@ -342,6 +355,7 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-deadletter": _template(f"{prefix}-deadletter*", DEADLETTER_FIELDS, shards, replicas, 200),
         f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
         f"{prefix}-incidents": _template(f"{prefix}-incidents", INCIDENT_FIELDS, shards, replicas, 200),
+        f"{prefix}-comments": _template(f"{prefix}-comments", COMMENT_FIELDS, shards, replicas, 200),
         f"{prefix}-audit": _template(f"{prefix}-audit", AUDIT_FIELDS, shards, replicas, 200),
         f"{prefix}-users": _template(f"{prefix}-users", USER_FIELDS, shards, replicas, 200),
         f"{prefix}-sessions": _template(f"{prefix}-sessions", SESSION_FIELDS, shards, replicas, 200),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from soc.api.accounts import Principal
-from soc.api.security import Services, require, services
+from soc.api.security import Services, invalid, require, services
 from soc.response import operations
 from soc.response.blocks import ACTIVE, APPROVED, PENDING, REMOVING, Block
 from soc.response.playbook import seconds
@@ -62,7 +62,7 @@ async def add_block(body: NewBlock, who: Principal = Depends(require("analyst", 
         block = await operations.add(svc.blocks, svc.es, svc.settings, body.target, ttl_s, body.reason, body.devices,
                                      f"user:{who.name}")
     except (operations.Refused, ValueError) as exc:
-        raise HTTPException(409 if isinstance(exc, operations.Refused) else 422, str(exc)) from None
+        raise (HTTPException(409, str(exc)) if isinstance(exc, operations.Refused) else invalid(str(exc))) from None
     return _out(block)
 
 
