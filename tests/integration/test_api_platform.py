@@ -74,6 +74,15 @@ def test_comments_bulk_roles_users_audit_metrics(estate: Settings) -> None:
             queue = (await c.get("/api/v1/alerts")).json()["alerts"]
             assert {(a["soc"]["alert"]["status"], a["soc"]["alert"]["assignee"]) for a in queue} == {("in_progress", "lisi")}
 
+            # Filters: a tenant narrows the analyst's queue; it never widens an officer's.
+            only_b = (await c.get("/api/v1/alerts", params={"tenant": "dept-b", "sort": "rule"})).json()
+            assert [a["labels"]["tenant"] for a in only_b["alerts"]] == ["dept-b"]
+            by_src = (await c.get("/api/v1/alerts", params={"source_ip": SOURCES["dept-a"]})).json()["alerts"]
+            assert [a["labels"]["tenant"] for a in by_src] == ["dept-a"]
+            assert (await c.get("/api/v1/alerts", params={"source_ip": "not-an-ip"})).status_code == 422
+            await sign_in(c, "officer-a")
+            assert (await c.get("/api/v1/alerts", params={"tenant": "dept-b"})).json()["total"] == 0
+
             # Who may call what: the server refuses, whatever the UI shows.
             refusals = {
                 "sysadmin": [("GET", "/api/v1/alerts"), ("GET", "/api/v1/audit"), ("GET", "/api/v1/incidents")],

@@ -35,7 +35,8 @@ MOVES: dict[str, set[str]] = {
     "false_positive": {"in_progress"},
 }
 SORTS = {"-time": [{"@timestamp": "desc"}], "time": [{"@timestamp": "asc"}],
-         "-severity": [{"event.severity": "desc"}, {"@timestamp": "desc"}]}
+         "-severity": [{"event.severity": "desc"}, {"@timestamp": "desc"}],
+         "rule": [{"rule.name": "asc"}, {"@timestamp": "desc"}], "status": [{"soc.alert.status": "asc"}, {"@timestamp": "desc"}]}
 
 
 class StatusChange(BaseModel):
@@ -99,8 +100,11 @@ async def list_alerts(
     severity: Literal["informational", "low", "medium", "high", "critical"] | None = None,
     rule: str | None = Query(None, max_length=200, description="a rule id or name"),
     source_ip: IPvAnyAddress | None = Query(None, description="an IPv4 or IPv6 address"),
+    destination_ip: IPvAnyAddress | None = Query(None, description="an IPv4 or IPv6 address"),
+    system: str | None = Query(None, max_length=200, description="the protected system (soc.asset.name)"),
+    tenant: str | None = Query(None, max_length=100, description="one of the caller's tenants"),
     since: str = Query("now-7d", pattern=SINCE),
-    sort: Literal["-time", "time", "-severity"] = "-time",
+    sort: Literal["-time", "time", "-severity", "rule", "status"] = "-time",
     size: int = Query(50, ge=1, le=500),
     who: Principal = Depends(require(*READERS)), svc: Services = Depends(services),
 ) -> dict[str, Any]:
@@ -114,6 +118,12 @@ async def list_alerts(
         flt.append({"bool": {"should": [{"term": {"rule.id": rule}}, {"term": {"rule.name": rule}}]}})
     if source_ip:
         flt.append({"term": {"source.ip": str(source_ip)}})
+    if destination_ip:
+        flt.append({"term": {"destination.ip": str(destination_ip)}})
+    if system:
+        flt.append({"term": {"soc.asset.name": system}})
+    if tenant:  # narrows within the caller's scope (above), never widens it
+        flt.append({"term": {"labels.tenant": tenant}})
     res = await svc.es.options(ignore_status=404).search(
         index=f"{svc.settings.elastic.index_prefix}-alerts", query={"bool": {"filter": flt}}, size=size,
         sort=SORTS[sort], track_total_hits=True)
