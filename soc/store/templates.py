@@ -147,6 +147,8 @@ COMMON_FIELDS: dict[str, dict[str, Any]] = {
     "soc.asset.name": KEYWORD,
     "soc.asset.owner": KEYWORD,
     "soc.asset.mlps_level": LONG,
+    "soc.asset.criticality": KEYWORD,
+    "soc.asset.cii": BOOL,
     # Fields the parsers emit beyond the ones above that the rule library searches: mapped, so a
     # hunt compares them case-insensitively like the stream (a unit test keeps this list whole).
     "event.severity_name": KEYWORD,
