@@ -12,12 +12,17 @@ python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)  # BPF filters of live capture
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)  # the nftables response adapter
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)  # its test: packets into a network namespace
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # builds the web UI (scripts/build-web.sh)
+if [ -n "${SOC_BROWSER_TESTS:-}" ]; then  # set by scripts/test.sh: Debian's Chromium for the UI's tests
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+  fc-list 2>/dev/null | grep -qi 'wqy\|cjk' || need_apt+=(fonts-wqy-microhei)  # Chinese in the screenshots
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} with apt-get"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
   else
-    echo "missing: ${need_apt[*]}; install them (Java 17 or newer, Maven, python3-venv, libpcap, nftables, ping) and run again" >&2
+    echo "missing: ${need_apt[*]}; install them (Java 17 or newer, Maven, python3-venv, libpcap, nftables, ping, Node.js with npm, Chromium for the tests) and run again" >&2
     exit 1
   fi
 fi
@@ -35,3 +40,4 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
+bash "$ROOT/scripts/build-web.sh"  # the web UI the API serves (dashboards/web → dist)

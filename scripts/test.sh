@@ -2,6 +2,7 @@
 # The whole test suite on a fresh machine: install, start Kafka and Elasticsearch, run pytest.
 # Arguments go to pytest (e.g. scripts/test.sh tests/unit -x). Benchmarks are separate: bench/README.md.
 set -euo pipefail
+export SOC_BROWSER_TESTS=1
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 started=0

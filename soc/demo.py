@@ -9,6 +9,8 @@ DEMO_TTL_S for the demo) releases it → commands to see it all in Elasticsearch
 
 from __future__ import annotations
 
+import secrets
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from rich.table import Table
 from soc.config import PROJECT_ROOT, Settings
 from soc.model import iso
 from soc.netns import NetLab
-from soc.pipeline import LocalPipeline, Namespace, count
+from soc.pipeline import LocalPipeline, Namespace, bindable, count, free_port
 from soc.stack import StackError, stack_up
 from soc.stack.elastic import credentials_file
 from soc.store.client import sync_client
@@ -33,6 +35,7 @@ console = Console()
 # The story raises three: the SSH brute force, the external root login, the WAF's SQL injection.
 EXPECTED_ALERTS = 3
 DEMO_TTL_S = 20  # the demo caps every block's TTL so the release is seen too
+DEMO_USER = "demo"  # an analyst of every tenant, its password new at every run
 
 
 def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 180.0) -> int:
@@ -72,6 +75,7 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
     try:
         with console.status("启动流处理 worker 与 syslog 采集器 (starting worker and collector)…"):
             pipeline.start()
+        web = _web(settings, pipeline)
         console.print(f"[green]✓[/green] worker and syslog collector running (syslog on 127.0.0.1:{ns.syslog_port}, "
                       f"logs in {logs})")
         console.print(f"→ replaying the story: {len(lines)} syslog lines over TCP and UDP from Linux hosts and "
@@ -102,7 +106,16 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
                 time.sleep(0.5)
             time.sleep(1.5)  # let the last alert revisions and the actions land
         code = _report(es, prefix, mine, since, total, done, settings)
-        return _response(settings, lab) or code
+        code = _response(settings, lab) or code
+        console.print(web)
+        if keep_running or sys.stdin.isatty():
+            console.print("按 Ctrl-C 结束演示 (press Ctrl-C to stop the demo)")
+            try:
+                while pipeline.worker_alive():
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        return code
     finally:
         if lab is not None:
             lab.delete()
@@ -112,6 +125,32 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
         else:
             pipeline.stop()
         es.close()
+
+
+def _web(settings: Settings, pipeline: LocalPipeline) -> str:
+    """Start the API with the web UI and make the demo's sign-in; what to tell the user."""
+    import asyncio
+
+    from soc.api.accounts import Accounts
+    from soc.store.client import async_client
+
+    password = secrets.token_urlsafe(12)
+
+    async def account() -> None:
+        es = async_client(settings)
+        try:
+            await Accounts(es, settings.elastic.index_prefix, settings.api).put_user(
+                DEMO_USER, password, ["analyst"], ["*"])
+        finally:
+            await es.close()
+
+    asyncio.run(account())
+    port = settings.api.port if bindable(settings.api.port) else free_port()
+    pipeline.start_api(port)
+    url = f"http://127.0.0.1:{port}/"
+    console.print(f"[green]✓[/green] 分析平台 web UI: {url} (sign in below when the story is done)")
+    return (f"[bold]分析平台 Web 界面 (the analysts' web UI):[/bold] {url}\n"
+            f"  用户名 username: [bold]{DEMO_USER}[/bold]   口令 password: [bold]{password}[/bold] (new at every run)")
 
 
 def _cst(ts: str) -> str:

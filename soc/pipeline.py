@@ -31,7 +31,7 @@ def free_port() -> int:
     low, _ = _ephemeral_range()
     for _ in range(200):
         port = random.randint(20000, max(20001, low - 1))
-        if _bindable(port):
+        if bindable(port):
             return port
     raise RuntimeError("no free port found below the ephemeral range")
 
@@ -44,7 +44,7 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as s:
             try:
@@ -98,6 +98,7 @@ class LocalPipeline:
         self.http: subprocess.Popen[bytes] | None = None
         self.file: subprocess.Popen[bytes] | None = None
         self.pcap: subprocess.Popen[bytes] | None = None
+        self.api: subprocess.Popen[bytes] | None = None
         self._file_runs = 0
         self._restarts = 0
 
@@ -188,6 +189,11 @@ class LocalPipeline:
                 time.sleep(0.2)
         raise RuntimeError(f"{name} not listening after {timeout}s: {self.tail(name)}")
 
+    def start_api(self, port: int, timeout: float = 60.0) -> None:
+        """`soc api` on 127.0.0.1:port (the analysts' API and web UI)."""
+        self.api = self._spawn("api", ["api", "--host", "127.0.0.1", "--port", str(port)])
+        self._wait_port(self.api, "api", port, timeout)
+
     def start(self) -> None:
         self.start_worker()
         self.start_collector()
@@ -202,7 +208,7 @@ class LocalPipeline:
         return self.worker is not None and self.worker.poll() is None
 
     def stop(self) -> None:
-        procs = [self.collector, self.http, self.file, self.pcap, self.worker]
+        procs = [self.collector, self.http, self.file, self.pcap, self.worker, self.api]
         for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)

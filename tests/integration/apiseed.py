@@ -110,6 +110,8 @@ def serve(s: Settings) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
+        else:
+            raise AssertionError(f"the API did not answer at {base}")
         yield base
     finally:
         server.should_exit = True
