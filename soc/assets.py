@@ -45,11 +45,24 @@ class Asset(BaseModel):
         return nets
 
 
+class Zone(BaseModel):
+    """A security zone (安全区域) and the devices at its boundary (区域边界) that must watch it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    tenant: str = ""
+    networks: list[str] = Field(default_factory=list)
+    # observer.name / observer.hostname / observer.ip of its boundary firewall, IPS and IDS
+    boundary_devices: list[str] = Field(default_factory=list)
+
+
 class InventoryFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     internal_networks: list[str] = Field(default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
     assets: list[Asset] = Field(default_factory=list)
+    zones: list[Zone] = Field(default_factory=list)
 
     @field_validator("internal_networks")
     @classmethod
@@ -70,6 +83,7 @@ class AssetInventory:
 
     def __init__(self, inventory: InventoryFile) -> None:
         self.assets = inventory.assets
+        self.zones = inventory.zones
         self.internal = [ipaddress.ip_network(n, strict=False) for n in inventory.internal_networks]
         owned = [_Owned(ipaddress.ip_network(n, strict=False), a) for a in inventory.assets for n in a.networks]
         self._owned = sorted(owned, key=lambda o: o.network.prefixlen, reverse=True)

@@ -11,6 +11,7 @@ import typer
 from soc.clikit import cli_settings, console, err
 from soc.config import ConfigError
 from soc.api.cli import serve, users_app
+from soc.compliance.cli import compliance_app
 from soc.response.cli import block_app, playbooks_app
 
 app = typer.Typer(help="安全运营子平台 — security-operations sub-platform", no_args_is_help=True)
@@ -25,6 +26,7 @@ app.add_typer(playbooks_app, name="playbooks")
 audit_app = typer.Typer(help="The platform's own audit trail (hash-chained).")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(compliance_app, name="compliance")
 
 
 @app.command("api")

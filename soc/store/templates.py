@@ -274,6 +274,21 @@ INCIDENT_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+COMPLIANCE_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "labels.tenant": KEYWORD,
+    "event.kind": KEYWORD,
+    "event.dataset": KEYWORD,
+    "event.outcome": KEYWORD,
+    **{f"soc.compliance.{name}": KEYWORD for name in (
+        "run_id", "check_id", "control", "subject", "subject_kind", "tenant", "status")},
+    "soc.compliance.checked_at": DATE,
+    "soc.compliance.mlps_level": LONG,
+    **{f"soc.compliance.{name}": TEXT for name in ("title", "control_text", "reason")},
+    "soc.compliance.evidence": {"type": "object", "enabled": False},  # kept as found, never mapped field by field
+}
+
+
 COMMENT_FIELDS: dict[str, dict[str, Any]] = {
     "@timestamp": DATE,
     **{name: KEYWORD for name in ("id", "alert_id", "author", "labels.tenant")},
@@ -357,6 +372,7 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-deadletter": _template(f"{prefix}-deadletter*", DEADLETTER_FIELDS, shards, replicas, 200),
         f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
         f"{prefix}-incidents": _template(f"{prefix}-incidents", INCIDENT_FIELDS, shards, replicas, 200),
+        f"{prefix}-compliance": _template(f"{prefix}-compliance", COMPLIANCE_FIELDS, shards, replicas, 200),
         f"{prefix}-comments": _template(f"{prefix}-comments", COMMENT_FIELDS, shards, replicas, 200),
         f"{prefix}-audit": _template(f"{prefix}-audit", AUDIT_FIELDS, shards, replicas, 200),
         f"{prefix}-users": _template(f"{prefix}-users", USER_FIELDS, shards, replicas, 200),
