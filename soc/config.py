@@ -167,6 +167,16 @@ class ApiSettings(BaseModel):
     cookie_secure: bool = False  # true behind HTTPS (the production layout)
 
 
+class ComplianceSettings(BaseModel):
+    """MLPS 2.0 checks (soc/compliance/, definitions in compliance/checks/)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checks_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / "compliance" / "checks")
+    # How often a worker (the leader) runs every check; `soc compliance run` runs them on demand.
+    interval_s: float = Field(3600.0, ge=60)
+
+
 class SyslogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -251,6 +261,7 @@ class Settings(BaseSettings):
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
     assets_file: Path | None = None  # the asset inventory (assets.example.yaml)

@@ -42,7 +42,7 @@ def checks_cmd() -> None:
     """List the check definitions (compliance/checks/); each problem as `file:line: problem`."""
     from soc.compliance.engine import load_checks
 
-    checks, problems = load_checks()
+    checks, problems = load_checks(cli_settings().compliance.checks_dir)
     table = Table("id", "控制项 control", "等级 levels", "范围 scope", "检查 title")
     for c in checks:
         table.add_row(c.id, c.control, ",".join(map(str, c.levels)), c.scope, c.title)
@@ -60,7 +60,8 @@ def run_cmd(system: list[str] = typer.Option([], "--system", help="only these sy
     from soc.compliance.engine import load_checks, run_checks
     from soc.compliance.store import ComplianceStore, scores
 
-    checks, problems = load_checks()
+    s = cli_settings()
+    checks, problems = load_checks(s.compliance.checks_dir)
     for p in problems:
         err.print(f"[red]{p}[/red]")
 
@@ -69,7 +70,7 @@ def run_cmd(system: list[str] = typer.Option([], "--system", help="only these sy
         await ComplianceStore(ctx.es, ctx.prefix).write(results)
         return results
 
-    results = with_context(cli_settings(), work)
+    results = with_context(s, work)
     table = Table("系统 subject", "控制项 control", "检查 check", "结果 result", "说明 reason")
     for r in results:
         table.add_row(r.subject, r.control, r.check_id, STATUS_ZH[r.status], r.reason)
