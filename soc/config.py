@@ -174,7 +174,7 @@ class ComplianceSettings(BaseModel):
 
     checks_dir: Path = Field(default_factory=lambda: PROJECT_ROOT / "compliance" / "checks")
     # How often a worker (the leader) runs every check; `soc compliance run` runs them on demand.
-    interval_s: float = Field(3600.0, ge=60)
+    interval_s: float = Field(3600.0, ge=1)
 
 
 class SyslogSettings(BaseModel):

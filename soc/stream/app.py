@@ -301,6 +301,40 @@ async def sweep_blocks() -> None:
         await _send_alert(alert)
 
 
+COMPLIANCE_ES = async_client(_cfg)
+
+
+def _runs_group_chores() -> bool:
+    """One worker of the group does the periodic work that must not happen twice: the one holding
+    partition 0 of soc.raw (faust's own leader election needs a topic it would auto-create, and
+    the cluster does not auto-create topics)."""
+    raw = _cfg.topic("raw")
+    return any(tp.topic == raw and tp.partition == 0 for tp in app.assignor.assigned_actives())
+
+
+@app.timer(interval=_cfg.compliance.interval_s)
+async def run_compliance() -> None:
+    """The MLPS checks on schedule, by one worker of the group (soc/compliance/); the results and
+    their history go to `<prefix>-compliance`. A failing run is logged and tried at the next tick."""
+    if not _runs_group_chores():
+        return
+    from soc.assets import load_inventory
+    from soc.compliance.engine import Context, load_checks, run_checks
+    from soc.compliance.store import ComplianceStore
+    from soc.response.blocks import utcnow
+
+    try:
+        checks, problems = await asyncio.to_thread(load_checks, _cfg.compliance.checks_dir)
+        for problem in problems:
+            log.error("compliance check not loaded: %s", problem)
+        ctx = Context(COMPLIANCE_ES, _cfg, load_inventory(_cfg.assets_file), utcnow())
+        results = await run_checks(ctx, checks)
+        await ComplianceStore(COMPLIANCE_ES, _cfg.elastic.index_prefix).write(results)
+        log.warning("compliance run: %d results", len(results))
+    except Exception:  # noqa: BLE001 - the next tick tries again
+        log.exception("compliance run failed")
+
+
 async def _dead_letter(stage: str, doc: dict) -> None:
     DEADLETTERED.labels(stage, doc["soc"]["deadletter"]["reason"]).inc()
     await deadletter_topic.send(key=doc["event"]["id"].encode(), value=orjson.dumps(doc))
