@@ -13,16 +13,20 @@ ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)  # BPF
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)  # the nftables response adapter
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)  # its test: packets into a network namespace
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # builds the web UI (scripts/build-web.sh)
+# The compliance report's PDF (WeasyPrint): Pango, and a Chinese font (also for the UI's screenshots)
+ldconfig -p 2>/dev/null | grep -q 'libpango-1\.0\.so' || need_apt+=(libpango-1.0-0)
+ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1\.0\.so' || need_apt+=(libpangoft2-1.0-0)
+command -v fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
+fc-list 2>/dev/null | grep -qi 'wqy\|cjk' || need_apt+=(fonts-wqy-microhei)
 if [ -n "${SOC_BROWSER_TESTS:-}" ]; then  # set by scripts/test.sh: Debian's Chromium for the UI's tests
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
-  fc-list 2>/dev/null | grep -qi 'wqy\|cjk' || need_apt+=(fonts-wqy-microhei)  # Chinese in the screenshots
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} with apt-get"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
   else
-    echo "missing: ${need_apt[*]}; install them (Java 17 or newer, Maven, python3-venv, libpcap, nftables, ping, Node.js with npm, Chromium for the tests) and run again" >&2
+    echo "missing: ${need_apt[*]}; install them (Java 17 or newer, Maven, python3-venv, libpcap, nftables, ping, Node.js with npm, Pango and a Chinese font for the PDF reports, Chromium for the tests) and run again" >&2
     exit 1
   fi
 fi

@@ -80,3 +80,51 @@ def run_cmd(system: list[str] = typer.Option([], "--system", help="only these sy
                       f"(pass {sc['pass']}, fail {sc['fail']}, n/a {sc['not_applicable']}, error {sc['error']})")
     if problems or any(r.status == "error" for r in results):
         raise typer.Exit(1)
+
+
+@compliance_app.command("report")
+def report_cmd(system: str = typer.Option(..., "--system", help="the protected system (asset name in the inventory)"),
+               since: str | None = typer.Option(None, "--from", help="start: YYYY-MM-DD or ISO time (Beijing time "
+                                                "unless an offset is given); default 30 days before --to"),
+               until: str | None = typer.Option(None, "--to", help="end: YYYY-MM-DD (the whole day) or ISO time; "
+                                                "default now"),
+               out: str = typer.Option("reports", "--out", help="folder for the HTML and the PDF")) -> None:
+    """The evidence report (中文, HTML and PDF) of one system for the MLPS assessor: its results over
+    the period per GB/T 22239-2019 clause, with evidence, trend and remediation."""
+    from pathlib import Path
+
+    from soc.compliance.report import ReportError, build_report, check_defs, parse_period
+    from soc.config import ConfigError
+    from soc.response.blocks import utcnow
+
+    s = cli_settings()
+    try:
+        period = parse_period(since, until, utcnow())
+    except ReportError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    checks, problems = check_defs(s.compliance.checks_dir)  # remediation, level-2 clauses, levels
+    for p in problems:
+        err.print(f"[yellow]{p}[/yellow]")
+
+    async def work(ctx: Any) -> Any:
+        return await build_report(ctx.es, ctx.prefix, ctx.inventory, system, period, Path(out), checks, ctx.now)
+
+    try:
+        report = with_context(s, work)
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except ReportError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(exc.exit_code) from None
+    d = report.data
+    console.print(f"{d.asset.name}（{d.level_zh}）{d.period.label}: {d.controls} 项控制检查, 符合率 "
+                  f"{d.summary['score'] if d.summary['score'] is not None else '—'}"
+                  f"{'%' if d.summary['score'] is not None else ''} (pass {d.summary['pass']}, fail "
+                  f"{d.summary['fail']}, n/a {d.summary['not_applicable']}, error {d.summary['error']})",
+                  soft_wrap=True)
+    if not d.controls:
+        err.print("[yellow]本评估期间内无该系统的检查结果 (no results for this system in the period)[/yellow]")
+    console.print(str(report.html_path), soft_wrap=True, highlight=False)
+    console.print(str(report.pdf_path), soft_wrap=True, highlight=False)
