@@ -13,6 +13,7 @@ from soc.config import ConfigError
 from soc.api.cli import serve, users_app
 from soc.compliance.cli import compliance_app
 from soc.response.cli import block_app, playbooks_app
+from soc.store.retention_cli import retention_app
 
 app = typer.Typer(help="安全运营子平台 — security-operations sub-platform", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and Elasticsearch: up, down, status, export, import.")
@@ -27,6 +28,7 @@ audit_app = typer.Typer(help="The platform's own audit trail (hash-chained).")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(retention_app, name="retention")
 
 
 @app.command("api")

@@ -177,6 +177,71 @@ class ComplianceSettings(BaseModel):
     interval_s: float = Field(3600.0, ge=1)
 
 
+# Log retention (docs/retention.md). The Cybersecurity Law (网络安全法, Art. 21; Art. 23 since the
+# amendment in force 2026-01-01) and MLPS 2.0 8.1.5.4 d: network logs are kept at least six months.
+RETENTION_FLOOR_DAYS = 180
+RETENTION_LAW = ("网络安全法 第二十三条 (Cybersecurity Law Art. 23, Art. 21 before the 2026 amendment): "
+                 "network logs kept at least six months; MLPS 2.0 8.1.5.4 d")
+# Families holding logs or records of security events: never kept less than the floor.
+RETENTION_IN_SCOPE = ("events", "deadletter", "audit", "alerts", "actions", "incidents")
+RETENTION_DEFAULTS = {"events": 180, "deadletter": 180, "audit": 365, "alerts": 365, "actions": 365,
+                      "incidents": 365, "compliance": 365}
+
+
+class RetentionSettings(BaseModel):
+    """How long each index family is kept (soc/store/retention.py, docs/retention.md).
+
+    Dated indices (`<prefix>-<family>-YYYY.MM.DD`, today the daily events) older than their
+    family's days are deleted, by ILM where the cluster has it, else by the worker's retention
+    timer; single indices are never deleted. In-scope families cannot be set below the floor.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Family -> days; families not named keep their default (RETENTION_DEFAULTS).
+    policies: dict[str, int] = Field(default_factory=lambda: dict(RETENTION_DEFAULTS),
+                                     description="index family -> days kept")
+    # event.dataset glob (* and ?) -> days. A daily events index mixes every dataset of its day
+    # and is deleted whole, so a dataset's days lengthen the whole events family (never shorten).
+    datasets: dict[str, int] = Field(default_factory=dict, description="event.dataset glob -> days kept")
+    interval_s: float = Field(3600.0, ge=60, description="how often the worker's leader applies retention")
+
+    @field_validator("policies")
+    @classmethod
+    def _floor(cls, v: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(v) - set(RETENTION_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown index family {', '.join(map(repr, unknown))} "
+                             f"(known: {', '.join(RETENTION_DEFAULTS)})")
+        merged = {**RETENTION_DEFAULTS, **v}
+        for family, days in merged.items():
+            if family in RETENTION_IN_SCOPE and days < RETENTION_FLOOR_DAYS:
+                raise ValueError(
+                    f"retention.policies.{family} = {days} days is below the {RETENTION_FLOOR_DAYS}-day floor for "
+                    f"in-scope logs, refused ({RETENTION_LAW})")
+            if days < 1:
+                raise ValueError(f"retention.policies.{family} = {days}: at least 1 day")
+        return merged
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, v: dict[str, int], info: Any) -> dict[str, int]:
+        events = (info.data.get("policies") or RETENTION_DEFAULTS)["events"]
+        for glob, days in v.items():
+            if not glob.strip() or any(c in glob for c in "[]"):
+                raise ValueError(f"retention.datasets key {glob!r}: an event.dataset name or a glob with * and ?")
+            if days < RETENTION_FLOOR_DAYS:
+                raise ValueError(
+                    f"retention.datasets.{glob} = {days} days is below the {RETENTION_FLOOR_DAYS}-day floor for "
+                    f"in-scope logs, refused ({RETENTION_LAW})")
+            if days < events:
+                raise ValueError(
+                    f"retention.datasets.{glob} = {days} days is shorter than the events family ({events} days): "
+                    "a daily events index holds every dataset and is deleted whole, so a dataset cannot be "
+                    "kept shorter than its index (docs/retention.md)")
+        return v
+
+
 class SyslogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -262,6 +327,7 @@ class Settings(BaseSettings):
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)
     assets_file: Path | None = None  # the asset inventory (assets.example.yaml)

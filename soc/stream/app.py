@@ -335,6 +335,28 @@ async def run_compliance() -> None:
         log.exception("compliance run failed")
 
 
+@app.timer(interval=_cfg.retention.interval_s)
+async def apply_retention() -> None:
+    """Log retention by one worker of the group (soc/store/retention.py, docs/retention.md):
+    expired dated indices deleted, each in the audit trail; on a cluster with ILM, its policy
+    kept attached instead. A failing run is logged and tried at the next tick. Not on_leader=True:
+    with topic_disable_leader faust never elects one, so such a timer would never run."""
+    if not _runs_group_chores():
+        return
+    from soc.response.blocks import utcnow
+    from soc.store.retention import apply
+
+    es = async_client(_cfg)
+    try:
+        report = await apply(es, _cfg, utcnow())
+        for line in report.summary():
+            log.warning("%s", line)
+    except Exception:  # noqa: BLE001 - the next tick tries again
+        log.exception("retention run failed")
+    finally:
+        await es.close()
+
+
 async def _dead_letter(stage: str, doc: dict) -> None:
     DEADLETTERED.labels(stage, doc["soc"]["deadletter"]["reason"]).inc()
     await deadletter_topic.send(key=doc["event"]["id"].encode(), value=orjson.dumps(doc))
