@@ -5,8 +5,10 @@ An analyst signs in through the zh-CN form, sees the overview drawn (ECharts can
 figures of the seeded data), triages from the keyboard (j/k, Enter, i, r with a reason, a, x and
 a bulk assignment), sees a new alert arrive live, reads the events behind an alert (normalized
 fields and the raw line, as text: a line carrying HTML stays text), comments, opens an incident,
-looks at blocks and rules, tests a Sigma rule, and switches to English and back (remembered over
-a reload). The officer of tenant A sees tenant A's alert and never tenant B's, not even by its id.
+looks at blocks and rules, tests a Sigma rule, reads the MLPS compliance matrix and the evidence
+behind a cell (the documents as text), and switches to English and back (remembered over a
+reload). The officer of tenant A sees tenant A's alert and never tenant B's, not even by its id,
+and only tenant A's systems in the compliance matrix.
 A lost session sends the browser back to sign-in. No page error, no CSP violation, and no
 console error but the refusals the test provokes on purpose.
 
@@ -36,8 +38,10 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from soc.api.accounts import Accounts
+from soc.compliance.model import Evidence, Result
+from soc.compliance.store import ComplianceStore
 from soc.config import PROJECT_ROOT, Settings
-from soc.model import Alert, RawRecord
+from soc.model import Alert, RawRecord, iso
 from soc.response.blocks import PENDING, Block, BlockStore, expiry, utcnow
 from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
@@ -62,6 +66,12 @@ LIVE_SOURCE = "192.0.2.77"  # the alert that arrives while the queue is open (te
 PENDING_TARGET = "198.51.100.99"  # a playbook's block waiting for an analyst's approval
 # A raw line that carries HTML: the UI must show it as text.
 HOSTILE_USER = '<img src=x onerror="window.__xss=1">'
+# MLPS controls of the compliance page: (check id, clause, title)
+CONTROLS = [("logs-received-24h", "8.1.4.3 a", "日志送达"), ("admin-mfa", "8.1.4.1 d", "管理员双因素认证"),
+            ("backup-offsite", "8.1.4.9 c", "异地备份")]
+# run -> tenant -> status per control (the system of tenant t is 政务服务网-t)
+COMPLIANCE = {"run-1": {"dept-a": ("fail", "pass", "not_applicable"), "dept-b": ("pass", "not_applicable", "fail")},
+              "run-2": {"dept-a": ("pass", "error", "not_applicable"), "dept-b": ("pass", "fail", "pass")}}
 
 
 def alert_line(tenant: str, src: str, when: datetime, count: int = 5) -> bytes:
@@ -97,6 +107,27 @@ async def write(s: Settings, kind: str, lines: list[bytes]) -> None:
         await raw.close()
 
 
+def compliance_results(prefix: str, when: datetime) -> list[Result]:
+    """Two runs of three checks over the two tenants' systems; the latest pass of tenant A's
+    logs check names two of its events (the first carries HTML) as its evidence."""
+    out = []
+    for k, (run, by_tenant) in enumerate(COMPLIANCE.items()):
+        at = when - timedelta(hours=2 - k)
+        for tenant, statuses in by_tenant.items():
+            src = SOURCES[tenant][0]
+            for (check, control, title), status in zip(CONTROLS, statuses, strict=True):
+                latest_logs = run == "run-2" and check == CONTROLS[0][0]
+                ev = Evidence(index=f"{prefix}-events-*", time_from=iso(at - timedelta(hours=24)), time_to=iso(at),
+                              counts={"events": 5, "sources": 1} if latest_logs else {"events": 0},
+                              samples=[f"{src}-e0", f"{src}-e1"] if latest_logs else [],
+                              query={"bool": {"filter": [{"term": {"soc.asset.name": f"政务服务网-{tenant}"}}]}})
+                out.append(Result(run_id=run, checked_at=iso(at), check_id=check, title=title, control=control,
+                                  control_text=f"{title}的要求", subject=f"政务服务网-{tenant}", subject_kind="asset",
+                                  tenant=tenant, mlps_level=3, status=status, evidence=ev,
+                                  reason=f"24h 内收到 5 条日志 ({tenant})" if latest_logs else f"{status} ({tenant})"))
+    return out
+
+
 async def seed(s: Settings, when: datetime) -> None:
     await ensure_templates(s)
     await write(s, "alerts", [alert_line(t, ip, when) for t, (ip, *_) in SOURCES.items()])
@@ -106,6 +137,7 @@ async def seed(s: Settings, when: datetime) -> None:
         accounts = Accounts(raw, s.elastic.index_prefix, s.api)
         await accounts.put_user("analyst", PASSWORD, ["analyst"], ["*"])
         await accounts.put_user("officer-a", PASSWORD, ["officer"], ["dept-a"])
+        await ComplianceStore(raw, s.elastic.index_prefix).write(compliance_results(s.elastic.index_prefix, when))
         assert await BlockStore(raw, s.elastic.index_prefix).put(Block(
             target=PENDING_TARGET, scope="all", state=PENDING, ttl_seconds=3600, expires_at=expiry(utcnow(), 1800),
             playbook="ssh-bruteforce", reason="SSH 暴力破解 (r-brute)", decided_by="playbook:ssh-bruteforce",
@@ -243,7 +275,7 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
 
             # ---- 态势总览: tiles with the seeded figures, every chart drawn on a canvas.
             expect(page).to_have_url(re.compile(r"#/overview$"))
-            expect(page.locator("nav.nav a")).to_have_text(["态势总览", "告警研判", "事件处置", "封禁管理", "检测规则"])
+            expect(page.locator("nav.nav a")).to_have_text(["态势总览", "告警研判", "事件处置", "封禁管理", "检测规则", "等保合规"])
             expect(page.locator("#overview-updated")).to_contain_text("更新于")
             expect(page.locator("#kpis .kpi-events .tile-value")).to_have_text("10")
             expect(page.locator("#kpis .kpi-alerts .tile-value")).to_have_text("2")
@@ -374,11 +406,54 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
             expect(page.locator("#test-matches")).to_have_text("命中的样例事件序号：0")
             shoot(page, "09-rules")
 
+            # ---- 等保合规: the matrix of the latest run, scores, the trend, and a cell's evidence.
+            page.get_by_role("link", name="等保合规").click()
+            expect(page).to_have_url(re.compile(r"#/compliance$"))
+            cells = page.locator("#compliance-matrix button.cs")
+            expect(cells).to_have_count(6)
+            for tenant, statuses in COMPLIANCE["run-2"].items():
+                row = page.locator(f"#compliance-matrix tbody tr[data-system='政务服务网-{tenant}']")
+                by_clause = [x for _, x in sorted(zip(CONTROLS, statuses, strict=True), key=lambda cs: cs[0][1])]
+                expect(row.locator("button.cs")).to_have_text(
+                    [{"pass": "符合", "fail": "不符合", "not_applicable": "不适用", "error": "出错"}[x] for x in by_clause])
+            expect(page.locator("#compliance-matrix tr[data-system='政务服务网-dept-a'] .cp-score")).to_have_text("100")
+            expect(page.locator("#compliance-matrix tr[data-system='政务服务网-dept-b'] .cp-score")).to_have_text("66.7")
+            expect(page.locator("#compliance-scores [data-tenant='dept-b'] .tile-value")).to_contain_text("66.7")
+            latest = (when - timedelta(hours=1)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+            expect(page.locator("#compliance-updated")).to_have_text(f"最近检查：{latest}")
+            expect(page.locator("#chart-compliance-trend canvas").first).to_be_attached()
+            expect(page.locator("[data-chart=compliance-trend] .chart-empty")).to_be_hidden()
+            # A cell opens its evidence: reason, Shanghai time range, query, the documents as text.
+            page.locator("#compliance-matrix tr[data-system='政务服务网-dept-a'] button.cs[data-control='8.1.4.3 a']").click()
+            card = page.locator("#compliance-evidence article.cp-evidence")
+            expect(card).to_have_count(1)
+            expect(card).to_contain_text("24h 内收到 5 条日志 (dept-a)")
+            start = (when - timedelta(hours=25)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+            expect(card.locator("#evidence-range")).to_have_text(f"{start} — {latest}")
+            expect(card.locator("pre.cp-query")).to_contain_text('"soc.asset.name": "政务服务网-dept-a"')
+            docs = card.locator("details.cp-doc")
+            expect(docs).to_have_count(2)
+            src_a = SOURCES["dept-a"][0]
+            expect(docs.first.locator("pre.raw")).to_contain_text(f"Failed password for {HOSTILE_USER} from {src_a}")
+            expect(docs.first.locator("table.kv tr", has_text="source.ip")).to_contain_text(src_a)
+            assert page.locator("#compliance-evidence img").count() == 0 and page.evaluate("window.__xss") is None
+            expect(page.locator("#compliance-trend-system")).to_have_value("政务服务网-dept-a")
+            page.evaluate("window.scrollTo(0, 0)")  # the sticky bar would sit mid-picture otherwise
+            page.wait_for_timeout(300)
+            shoot(page, "14-compliance")
+            # 立即检查: a run on demand. This estate has no inventory: the run checks the platform
+            # only, and the departments' systems keep their latest results (run-2).
+            page.locator("#compliance-run").click()
+            expect(page.locator("#notices")).to_contain_text(re.compile(r"检查完成：\d+ 项结果"))
+            expect(page.locator("#compliance-run")).to_be_enabled()
+            for tenant in COMPLIANCE["run-2"]:
+                expect(page.locator(f"#compliance-matrix tbody tr[data-system='政务服务网-{tenant}'] button.cs")).to_have_count(3)
+
             # ---- English, remembered over a reload, and back.
             page.get_by_role("link", name="态势总览").click()
             expect(page.locator("#kpis .kpi-alerts .tile-value")).to_have_text("3")
             page.locator("#lang-switch").click()
-            expect(page.locator("nav.nav a")).to_have_text(["Overview", "Triage", "Incidents", "Blocks", "Rules"])
+            expect(page.locator("nav.nav a")).to_have_text(["Overview", "Triage", "Incidents", "Blocks", "Rules", "Compliance"])
             expect(page.locator("h1")).to_have_text("SOC overview")
             page.reload()
             expect(page.locator("nav.nav a").first).to_have_text("Overview")
@@ -411,6 +486,10 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
             page.goto(f"{base}/#/alerts/{ids['dept-b']}")
             expect(page.locator(".content .error")).to_contain_text("没有这条告警")
             shoot(page, "12-officer-other-tenant")
+            page.get_by_role("link", name="等保合规").click()
+            expect(page.locator("#compliance-matrix tbody tr[data-system]")).to_have_count(1)
+            expect(page.locator("#compliance-matrix tbody tr[data-system='政务服务网-dept-a'] button.cs")).to_have_count(3)
+            expect(page.locator(".content")).not_to_contain_text("dept-b")
 
             # ---- A route the server does not answer: the queue polls instead of streaming, the
             # overview says why and shows 暂无数据 (the answers are replaced in the browser).

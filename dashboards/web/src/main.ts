@@ -15,6 +15,7 @@ import { renderAlert } from './pages/alert';
 import { renderIncidents, renderIncident } from './pages/incidents';
 import { renderBlocks } from './pages/blocks';
 import { renderRules } from './pages/rules';
+import { renderCompliance } from './pages/compliance';
 
 const ROUTES: Route[] = [
   { pattern: /^\/login$/, page: 'login', render: renderLogin },
@@ -25,6 +26,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/incidents\/([^/]+)$/, page: 'incidents', render: renderIncident },
   { pattern: /^\/blocks$/, page: 'blocks', render: renderBlocks },
   { pattern: /^\/rules$/, page: 'rules', render: renderRules },
+  { pattern: /^\/compliance$/, page: 'compliance', render: renderCompliance },
 ];
 const NAV: Record<Page, { href: string; label: Key }> = {
   overview: { href: '#/overview', label: 'nav.overview' },
@@ -32,6 +34,7 @@ const NAV: Record<Page, { href: string; label: Key }> = {
   incidents: { href: '#/incidents', label: 'nav.incidents' },
   blocks: { href: '#/blocks', label: 'nav.blocks' },
   rules: { href: '#/rules', label: 'nav.rules' },
+  compliance: { href: '#/compliance', label: 'nav.compliance' },
 };
 const RETURN_TO = 'soc.returnTo';
 

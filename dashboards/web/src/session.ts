@@ -2,7 +2,7 @@
 
 import { get, type Me } from './api';
 
-export type Page = 'overview' | 'triage' | 'incidents' | 'blocks' | 'rules';
+export type Page = 'overview' | 'triage' | 'incidents' | 'blocks' | 'rules' | 'compliance';
 
 /** The roles that may read each page (docs/api.md). */
 export const PAGE_ROLES: Record<Page, string[]> = {
@@ -11,6 +11,7 @@ export const PAGE_ROLES: Record<Page, string[]> = {
   incidents: ['analyst', 'officer', 'regulator'],
   blocks: ['analyst', 'officer', 'sysadmin', 'automation'],
   rules: ['analyst', 'officer', 'sysadmin'],
+  compliance: ['analyst', 'officer'],
 };
 export const PAGES = Object.keys(PAGE_ROLES) as Page[];
 
