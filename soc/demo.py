@@ -35,6 +35,7 @@ console = Console()
 # The story raises three: the SSH brute force, the external root login, the WAF's SQL injection.
 EXPECTED_ALERTS = 3
 DEMO_TTL_S = 20  # the demo caps every block's TTL so the release is seen too
+TARGET_SYSTEM = "政务服务网"  # the demo's attacked system (assets.example.yaml), reported on for the assessor
 DEMO_USER = "demo"  # an analyst of every tenant, its password new at every run
 
 
@@ -107,6 +108,7 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
             time.sleep(1.5)  # let the last alert revisions and the actions land
         code = _report(es, prefix, mine, since, total, done, settings)
         code = _response(settings, lab) or code
+        _compliance(settings, assets, logs)
         console.print(web)
         if keep_running or sys.stdin.isatty():
             console.print("按 Ctrl-C 结束演示 (press Ctrl-C to stop the demo)")
@@ -125,6 +127,46 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
         else:
             pipeline.stop()
         es.close()
+
+
+def _compliance(settings: Settings, assets: Path, out: Path) -> None:
+    """The MLPS checks over the demo's city, and the assessor's report of its main system."""
+    import asyncio
+
+    from soc.assets import load_inventory
+    from soc.compliance.engine import Context, load_checks, run_checks
+    from soc.compliance.report import build_report, check_defs, parse_period
+    from soc.compliance.store import ComplianceStore, scores
+    from soc.response.blocks import utcnow
+    from soc.store.client import async_client
+
+    s = settings.model_copy(update={"assets_file": assets})
+    inventory = load_inventory(assets)
+
+    async def run() -> tuple[dict[str, dict[str, object]], Path | None]:
+        es = async_client(s)
+        try:
+            checks, _ = load_checks(s.compliance.checks_dir)
+            now = utcnow()
+            results = await run_checks(Context(es, s, inventory, now), checks)
+            await ComplianceStore(es, s.elastic.index_prefix).write(results)
+            report = await build_report(es, s.elastic.index_prefix, inventory, TARGET_SYSTEM,
+                                        parse_period(None, None, now), out, check_defs(s.compliance.checks_dir)[0], now)
+            return scores(results)["system"], report.pdf_path
+        finally:
+            await es.close()
+
+    try:
+        by_system, pdf = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - the demo's main job is done; say why this part is not
+        console.print(f"[yellow]等保合规检查未完成 (compliance checks not done): {exc}[/yellow]")
+        return
+    console.print("[bold]等保 2.0 合规检查 (MLPS 2.0 checks from the telemetry just indexed):[/bold] "
+                  + "; ".join(f"{name} {sc['score'] if sc['score'] is not None else '—'} 分 "
+                              f"(符合 {sc['pass']}, 不符合 {sc['fail']}, 不适用 {sc['not_applicable']})"
+                              for name, sc in by_system.items()), soft_wrap=True)
+    if pdf is not None:
+        console.print(f"  测评证据报告 (evidence report for the assessor): {pdf}", soft_wrap=True, highlight=False)
 
 
 def _web(settings: Settings, pipeline: LocalPipeline) -> str:
