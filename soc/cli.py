@@ -12,6 +12,7 @@ from soc.clikit import cli_settings, console, err
 from soc.config import ConfigError
 from soc.api.cli import serve, users_app
 from soc.compliance.cli import compliance_app
+from soc.reporting.province_cli import province_app
 from soc.response.cli import block_app, playbooks_app
 from soc.store.retention_cli import retention_app
 
@@ -29,6 +30,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(retention_app, name="retention")
+app.add_typer(province_app, name="province")
 
 
 @app.command("api")
