@@ -111,6 +111,16 @@ async def audit_call(request: Request, status: int) -> None:
         return
     svc: Services = request.app.state.services
     who: Principal | None = getattr(request.state, "principal", None)
+    # What a route chose to put on the record of this call (e.g. an override's reason), set with
+    # audit_details(); the body itself is never read here (it is the route's to read, once).
+    extra = getattr(request.state, "audit_details", None) or {}
     await svc.audit.append(actor=who.name if who else "anonymous", action=f"{request.method} {request.url.path}",
                            outcome="success" if status < 400 else f"failure: HTTP {status}",
-                           source_ip=client_ip(request), details={"via": who.via if who else None})
+                           source_ip=client_ip(request), details={**extra, "via": who.via if who else None})
+
+
+def audit_details(request: Request, **details: Any) -> None:
+    """Add details to the audit record of this call (soc/audit.py): what was decided and why."""
+    current = dict(getattr(request.state, "audit_details", None) or {})
+    current.update(details)
+    request.state.audit_details = current

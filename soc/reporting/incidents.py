@@ -17,6 +17,11 @@ record the reporting issue builds on (GB/T 20986 grading, notices):
   detail view is one GET.
 - `reported` is set by the reporting issue when a notice went upstream; regulators see only
   those (`reported_only`).
+- Classification and grade (GB/T 20986-2023; soc/reporting/grading.py) are set with
+  `set_grading`: category/subcategory with their codes, grade and grade code, the reasons
+  (`grade_basis`, `classification_basis`), who graded and when, the operator type the deadlines
+  follow; an analyst's override carries its reason (`grade_override_reason`) and is a timeline
+  entry of its own kind.
 
 Tenant scoping is done here too: every read takes the caller's tenants (`*` for all), and an
 incident of another tenant is NotFound, as one that does not exist.
@@ -28,11 +33,14 @@ import asyncio
 import random
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from elasticsearch import AsyncElasticsearch, ConflictError, NotFoundError
 
 from soc.model import Doc, get_path, now_iso, stable_id
+
+if TYPE_CHECKING:
+    from soc.reporting.grading import Classification, Grading
 
 STATUSES = ("open", "contained", "closed")
 # Where an incident may go from where it is.
@@ -41,7 +49,7 @@ MOVES: dict[str, set[str]] = {
     "contained": {"closed", "open"},
     "closed": {"open"},
 }
-KINDS = ("created", "alert_added", "note", "status_change")
+KINDS = ("created", "alert_added", "note", "status_change", "grading", "grading_override")
 MAX_TIMELINE = 500  # entries kept in the document: the first and the latest
 MAX_LIST = 200  # ids, addresses, assets, rule names kept per incident
 RETRIES = 12  # read-modify-write attempts before answering "try again" (409)
@@ -290,3 +298,36 @@ class IncidentStore:
             _append(inc, entry("status_change", actor, f"{current} → {status}" + (f": {reason}" if reason else ""), now))
 
         return (await self._change(iid, tenants, move))[0]
+
+    async def set_grading(self, iid: str, classification: Classification, grading: Grading, actor: str,
+                          override_reason: str | None = None, *, tenants: list[str],
+                          operator_type: str = "ordinary", note: str = "") -> Doc:
+        """Store the classification and grade (with their reasons) and a timeline entry: `grading`,
+        or `grading_override` when override_reason is given (an analyst's own grade or category:
+        the reason is required and kept). The incident document after."""
+        if override_reason is not None and not override_reason.strip():
+            raise Invalid("人工定级或改类需要说明原因 (an override needs a reason)")
+
+        def record(inc: dict[str, Any], now: str) -> None:
+            before = inc.get("grade")
+            sub = (f" / {classification.subcategory}（{classification.subcategory_code}）"
+                   if classification.subcategory else "")
+            inc.update({
+                "category": classification.category, "category_code": classification.category_code,
+                "subcategory": classification.subcategory, "subcategory_code": classification.subcategory_code,
+                "classification_basis": list(classification.basis),
+                "grade": grading.grade, "grade_code": grading.code, "grade_basis": list(grading.basis),
+                "graded_by": actor, "graded_at": now, "operator_type": operator_type,
+                "grade_override": override_reason is not None,
+                "grade_override_reason": override_reason.strip() if override_reason is not None else None,
+            })
+            change = f"{before} → {grading.grade}" if before and before != grading.grade else grading.grade
+            text = (f"定级：{change}（{grading.code}）；分类：{classification.category}（{classification.category_code}）"
+                    f"{sub}；运营者类型：{operator_type}")
+            if override_reason is not None:
+                _append(inc, entry("grading_override", actor, f"人工{text}；原因：{override_reason.strip()}", now))
+            else:
+                _append(inc, entry("grading", actor, f"自动{text}" + (f"；说明：{note.strip()}" if note.strip() else ""),
+                                   now))
+
+        return (await self._change(iid, tenants, record))[0]

@@ -268,9 +268,45 @@ INCIDENT_FIELDS: dict[str, dict[str, Any]] = {
     "soc.incident.summary": TEXT,
     "soc.incident.status_reason": TEXT,
     "soc.incident.reported": BOOL,  # set by the reporting issue when a notice went upstream
+    # Classification and grade (GB/T 20986-2023; soc/reporting/grading.py, set_grading).
+    **{f"soc.incident.{name}": KEYWORD for name in (
+        "category", "category_code", "subcategory", "subcategory_code", "grade", "grade_code", "graded_by",
+        "operator_type")},
+    "soc.incident.graded_at": DATE,
+    "soc.incident.grade_override": BOOL,
+    **{f"soc.incident.{name}": TEXT for name in ("grade_basis", "classification_basis", "grade_override_reason")},
+    "soc.incident.records_affected": LONG,  # personal-information records, when an analyst knows them
     # The timeline (soc/reporting/incidents.py): kept as written, read with the incident, never searched.
     "soc.incident.timeline": {"type": "object", "enabled": False},
     "soc.incident.timeline_dropped": LONG,
+}
+
+
+# The notice outbox (soc/reporting/outbox.py): one document per notice to one receiver, its
+# delivery state, attempts and receipt; the notice itself is kept as sent, never searched.
+OUTBOX_FIELDS: dict[str, dict[str, Any]] = {
+    "@timestamp": DATE,
+    "event.id": KEYWORD,
+    "event.kind": KEYWORD,
+    "event.dataset": KEYWORD,
+    "labels.tenant": KEYWORD,
+    **{f"soc.notice.{name}": KEYWORD for name in (
+        "id", "incident_id", "kind", "state", "endpoint", "recipient", "adapter", "grade", "grade_code",
+        "category_code", "subcategory_code", "operator_type", "idempotency_key", "created_by", "claimed_by",
+        "receipt.receipt_id", "receipt.notice_id", "rejection.code", "overdue_alert_id")},
+    **{f"soc.notice.{name}": DATE for name in (
+        "created", "updated", "due_at", "next_attempt_at", "claimed_until", "first_attempt_at", "delivered_at",
+        "rejected_at", "receipt.received_at", "overdue_alerted_at")},
+    "soc.notice.sequence": LONG,
+    "soc.notice.attempt_count": LONG,
+    "soc.notice.receipt.duplicate": BOOL,
+    "soc.notice.late": BOOL,
+    "soc.notice.rejection.status": LONG,
+    "soc.notice.rejection.message": TEXT,
+    "soc.notice.last_error": TEXT,
+    # Kept as written, read with the notice, never searched.
+    "soc.notice.attempts": {"type": "object", "enabled": False},
+    "soc.notice.body": STORED_ONLY,  # the notice's exact bytes (UTF-8 JSON): every attempt sends these
 }
 
 
@@ -373,6 +409,7 @@ def index_templates(prefix: str, shards: int, replicas: int) -> dict[str, dict[s
         f"{prefix}-blocks": _template(f"{prefix}-blocks", BLOCK_FIELDS, shards, replicas, 200),
         f"{prefix}-incidents": _template(f"{prefix}-incidents", INCIDENT_FIELDS, shards, replicas, 200),
         f"{prefix}-compliance": _template(f"{prefix}-compliance", COMPLIANCE_FIELDS, shards, replicas, 200),
+        f"{prefix}-outbox": _template(f"{prefix}-outbox", OUTBOX_FIELDS, shards, replicas, 200),
         f"{prefix}-comments": _template(f"{prefix}-comments", COMMENT_FIELDS, shards, replicas, 200),
         f"{prefix}-audit": _template(f"{prefix}-audit", AUDIT_FIELDS, shards, replicas, 200),
         f"{prefix}-users": _template(f"{prefix}-users", USER_FIELDS, shards, replicas, 200),
