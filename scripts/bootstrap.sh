@@ -12,6 +12,7 @@ python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)  # BPF filters of live capture
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)  # the nftables response adapter
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)  # its test: packets into a network namespace
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # SM2 interoperability tests of the notices
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # builds the web UI (scripts/build-web.sh)
 # The compliance report's PDF (WeasyPrint): Pango, and a Chinese font (also for the UI's screenshots)
 ldconfig -p 2>/dev/null | grep -q 'libpango-1\.0\.so' || need_apt+=(libpango-1.0-0)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -177,6 +177,70 @@ class ComplianceSettings(BaseModel):
     interval_s: float = Field(3600.0, ge=1)
 
 
+class UpstreamEndpoint(BaseModel):
+    """One receiver of incident notices (docs/upstream.md, "Notices"): the provincial platform,
+    or an authority (属地网信部门, 公安机关, 保护工作部门) that takes notices of graver incidents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # e.g. province, cac-city
+    recipient: str = Field("province", pattern=r"^(province|authority)$")
+    # Tried in order on a network error or a 5xx (a primary and its standby); every URL of one
+    # endpoint is the same receiver, so the idempotency key keeps a notice single across them.
+    urls: list[str] = Field(min_length=1)
+    adapter: str = "http_sm2"  # soc/reporting/upstream.py ADAPTERS: a province's own interface gets its own
+    min_grade: str = Field("一般", pattern=r"^(一般|较大|重大|特别重大)$")  # notices of incidents graded this or graver
+    timeout_s: float = Field(10.0, gt=0)
+    ca_certs: Path | None = None  # PEM bundle to verify the receiver's HTTPS certificate with
+    options: dict[str, Any] = Field(default_factory=dict)  # the adapter's own settings
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"an http(s):// URL, not {url!r}")
+        return v
+
+
+class ReportingSettings(BaseModel):
+    """Incident notices upstream (《国家网络安全事件报告管理办法》, in force 2025-11-01): who reports,
+    to whom, signed with which SM2 key, how retries back off, how often deadlines are checked
+    (soc/reporting/notices.py, outbox.py, upstream.py; docs/upstream.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str = ""  # 报告单位: the reporting unit's name
+    unit_code: str = ""  # its unified social credit code (统一社会信用代码), when known
+    contact_name: str = ""  # 联系人
+    contact_phone: str = ""
+    contact_email: str = ""
+    # The operator's kind, for the deadlines (soc/reporting/deadlines.py): e.g. general, cii.
+    operator_type: str = "general"
+    endpoints: list[UpstreamEndpoint] = Field(default_factory=list)
+    sender_id: str = ""  # who we are to the receivers (the envelope's sender)
+    key_id: str = ""  # which of our keys the receiver verifies with
+    private_key_file: Path | None = None  # SM2 key files (soc province keygen / soc.reporting.sm)
+    public_key_file: Path | None = None
+    # Retries: base * 2**(attempt-1), capped at max, with ±jitter (a fraction) so senders spread.
+    retry_base_s: float = Field(30.0, gt=0)
+    retry_max_s: float = Field(3600.0, gt=0)
+    retry_jitter: float = Field(0.2, ge=0, le=1)
+    # How long a worker holds a notice it is sending before another may take it over.
+    claim_s: float = Field(120.0, gt=0)
+    interval_s: float = Field(30.0, ge=1)  # the worker's drain and deadline check
+
+    @model_validator(mode="after")
+    def _claim_outlasts_an_attempt(self) -> ReportingSettings:
+        for ep in self.endpoints:
+            attempt = ep.timeout_s * len(ep.urls)
+            if self.claim_s < 2 * attempt:
+                raise ValueError(f"claim_s ({self.claim_s:g} s) must be at least twice the longest attempt "
+                                 f"(endpoint {ep.name}: {len(ep.urls)} URL(s) × timeout_s {ep.timeout_s:g} s), or "
+                                 "a second worker could take a notice over while it is still being sent")
+        return self
+
+
 # Log retention (docs/retention.md). The Cybersecurity Law (网络安全法, Art. 21; Art. 23 since the
 # amendment in force 2026-01-01) and MLPS 2.0 8.1.5.4 d: network logs are kept at least six months.
 RETENTION_FLOOR_DAYS = 180
@@ -327,6 +391,7 @@ class Settings(BaseSettings):
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    reporting: ReportingSettings = Field(default_factory=ReportingSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     topic_prefix: str = "soc"
     sources_file: Path | None = None  # the YAML list of log sources (sources.example.yaml)

@@ -12,8 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 from soc import metrics
 from soc.api.accounts import Accounts, Principal
-from soc.api.routers import (alerts, assets, audit, auth, blocks, compliance, events, health, incidents, playbooks,
-                             rules, users)
+from soc.api.routers import (alerts, assets, audit, auth, blocks, compliance, events, health, incidents, notices,
+                             playbooks, rules, users)
 from soc.api.security import HEADERS, Services, audit_call, principal
 from soc.audit import AuditTrail
 from soc.config import PROJECT_ROOT, Settings
@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router)
     app.include_router(audit.router)
     app.include_router(incidents.router)
+    app.include_router(notices.router)
     app.include_router(assets.router)
     app.include_router(compliance.router)
     if (WEB / "index.html").is_file():  # built by scripts/build-web.sh; the API works without it

@@ -357,6 +357,48 @@ async def apply_retention() -> None:
         await es.close()
 
 
+_OUTBOX: list = []  # the worker's notice outbox, built on first use (soc/reporting/outbox.py)
+
+
+@app.timer(interval=_cfg.reporting.interval_s)
+async def drain_outbox() -> None:
+    """Incident notices upstream, by one worker of the group (soc/reporting/outbox.py): send what
+    is due (claims are conditional writes, so even two drainers never send one notice at once),
+    then raise an alert for each notice past its deadline and not delivered (once per notice).
+    Rejections and overdue notices go to the alerts topic like any alert. A failing round is
+    logged and tried at the next tick; so is an adapter that cannot be built (a key file), while
+    the deadlines are still checked."""
+    if not _runs_group_chores():
+        return
+    from soc.config import ConfigError
+    from soc.reporting.outbox import Outbox
+    from soc.reporting.upstream import build_upstreams
+
+    if not _OUTBOX:
+        _OUTBOX.append(Outbox(COMPLIANCE_ES, _cfg.elastic.index_prefix, _cfg.reporting))
+    outbox = _OUTBOX[0]
+    alerts: list[dict] = []
+    try:
+        if not outbox.upstreams and _cfg.reporting.endpoints:
+            outbox.upstreams = build_upstreams(_cfg.reporting)
+        if outbox.upstreams:
+            result = await outbox.drain()
+            alerts += result.alerts
+            if result.delivered or result.rejected or result.retrying:
+                log.warning("notices: %d delivered, %d rejected, %d to retry", len(result.delivered),
+                            len(result.rejected), len(result.retrying))
+    except ConfigError as exc:
+        log.error("notices not sent: %s", exc)
+    except Exception:  # noqa: BLE001 - the next tick tries again
+        log.exception("notice outbox drain failed")
+    try:
+        alerts += await outbox.check_deadlines()
+    except Exception:  # noqa: BLE001 - the next tick tries again
+        log.exception("notice deadline check failed")
+    for alert in alerts:
+        await _send_alert(alert)
+
+
 async def _dead_letter(stage: str, doc: dict) -> None:
     DEADLETTERED.labels(stage, doc["soc"]["deadletter"]["reason"]).inc()
     await deadletter_topic.send(key=doc["event"]["id"].encode(), value=orjson.dumps(doc))

@@ -68,7 +68,7 @@ def test_no_route_without_sign_in_and_no_route_across_tenants(base_settings: Set
             ids = await alert_ids(c)
             r = await c.post("/api/v1/incidents", headers=csrf, json={"title": "B 的事件", "alert_ids": [ids["dept-b"]]})
             assert r.status_code == 201
-            fill = {"alert_id": ids["dept-b"], "incident_id": r.json()["id"]}
+            fill = {"alert_id": ids["dept-b"], "incident_id": r.json()["id"], "notice_id": "N" + "0" * 31}
 
             await sign_in(c, "officer-a")
             leaks = ("dept-b", SOURCES["dept-b"], "B系统")
