@@ -140,6 +140,7 @@ class Responder:
                  notify: Notify | None = None,
                  enrich: Callable[[Doc, int | None, bool], Awaitable[Doc]] | None = None,
                  open_incident: Callable[[Doc, str, str], Awaitable[tuple[str, bool]]] | None = None,
+                 report: Callable[[str, str, str], Awaitable[tuple[str, list[Doc], list[dict[str, str]]]]] | None = None,
                  criticality_of: Callable[[str], str | None] = lambda _ip: None) -> None:
         self.playbooks = playbooks
         self.store = store
@@ -148,6 +149,7 @@ class Responder:
         self.notify = notify
         self.enrich = enrich
         self.open_incident = open_incident
+        self.report = report
         self.criticality_of = criticality_of
 
     async def handle(self, alert: Doc, now: datetime | None = None) -> list[Doc]:
@@ -196,7 +198,7 @@ class Responder:
             elif step.action == "open_incident":
                 ok = await self._incident(book, step.title or str(get_path(alert, "rule.name", "")), alert, extra, act)
             elif step.action == "report_upstream":
-                act(ActionKind.REPORT, ActionState.PROPOSED, alert_id, f"上报（{step.kind}）待事件模块处理")
+                ok = await self._report(book, step.kind, extra, act)
             if not ok and book.on_failure == "stop":
                 break
         return out
@@ -333,6 +335,26 @@ class Responder:
             return False
         extra["incident_id"] = iid
         act(ActionKind.OPEN_INCIDENT, ActionState.APPLIED, iid, ("新开事件: " if created else "并入已有事件: ") + title)
+        return True
+
+    async def _report(self, book: Playbook, kind: str, extra: dict[str, Any], act: Callable[..., Doc]) -> bool:
+        """Grade the incident the playbook opened and queue its notice upstream (soc/reporting/auto.py)."""
+        iid = extra.get("incident_id")
+        if not iid:
+            act(ActionKind.REPORT, ActionState.FAILED, "", "上报前须先开事件 (open_incident must come before report_upstream)")
+            return False
+        if book.simulate or self.report is None:
+            act(ActionKind.REPORT, ActionState.PROPOSED, iid, f"模拟：将定级并上报（{kind}）" if book.simulate
+                else "未配置上报 (reporting not configured)", simulated=book.simulate)
+            return book.simulate
+        try:
+            grade, queued, skipped = await self.report(iid, kind, f"playbook:{book.id}")
+        except Exception as exc:  # noqa: BLE001 - a refusal (no receiver for the grade...) is recorded, never fatal
+            act(ActionKind.REPORT, ActionState.REVERTED, iid, f"未上报 (not reported): {exc}")
+            return True
+        act(ActionKind.REPORT, ActionState.APPLIED, iid,
+            f"定级 {grade}；已排队 {len(queued)} 份{kind}通报：" + ", ".join(q["soc"]["notice"]["endpoint"] for q in queued)
+            + ("；跳过 " + "; ".join(f"{s['endpoint']}: {s['reason']}" for s in skipped) if skipped else ""))
         return True
 
     async def _notify(self, book: Playbook, channel: str, template: str, alert: Doc, extra: dict[str, Any],

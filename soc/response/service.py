@@ -19,11 +19,12 @@ from soc.config import ConfigError, Settings
 from soc.model import Doc, get_path
 from soc.response.adapters import Adapter
 from soc.response.adapters.nftables import NftablesAdapter, NftablesConfig
-from soc.response.blocks import BlockStore
+from soc.response.blocks import BlockStore, utcnow
 from soc.response.engine import Responder, Safety
 from soc.response.enforce import Enforcer
 from soc.response.intel import load_intel
 from soc.response.playbook import load_playbooks
+from soc.reporting.auto import grade_and_report
 from soc.reporting.incidents import IncidentStore
 
 ALWAYS_ALLOWED = [("127.0.0.0/8", "本机回环 loopback"), ("::1/128", "本机回环 loopback"),
@@ -136,8 +137,12 @@ def build(settings: Settings, es: AsyncElasticsearch,
 
     notify = notifier(settings)
     incidents = IncidentStore(es, settings.elastic.index_prefix)
+    async def report(incident_id: str, kind: str, actor: str) -> tuple[str, list[Doc], list[dict[str, str]]]:
+        return await grade_and_report(es, settings, incident_id, kind, actor, utcnow())
+
     responder = Responder(books, store, guard, enforcer.apply, notify, enrich=enricher(settings, es),
-                          open_incident=incidents.open_or_update, criticality_of=criticality_of)
+                          open_incident=incidents.open_or_update, criticality_of=criticality_of,
+                          report=report if settings.reporting.endpoints else None)
     known_devices = {"feed", *enforcer.adapters}
     warnings = []
     for book in books:

@@ -634,3 +634,65 @@ def test_the_worker_drains_the_outbox_and_raises_overdue_alerts_once(tmp_path: P
     finally:
         p.stop()
         drop_indices(es, prefix)
+
+
+PLAYBOOK = """\
+id: report-cii-bruteforce
+name: 关键设施暴力破解上报
+trigger:
+  tags: [attack.t1110]
+  min_level: high
+steps:
+  - action: open_incident
+  - action: report_upstream
+    kind: initial
+"""
+
+
+def test_a_playbook_opens_grades_and_reports_its_incident(world: World, es: Elasticsearch) -> None:
+    """The response playbook's `report_upstream`: the incident it opened is graded from its alerts
+    (a CII system at level 3 under a high alert: 较大 by reporting/grading.yml) and its initial
+    notice reaches the receiver, verified, with the receipt recorded."""
+    books = world.tmp / "playbooks"
+    books.mkdir()
+    (books / "report.yml").write_text(PLAYBOOK, encoding="utf-8")
+    inventory = world.tmp / "cii.yaml"
+    inventory.write_text("assets:\n  - {name: 关基系统, owner: A局, tenant: dept-a, mlps_level: 3, cii: true, "
+                         "criticality: critical, networks: [10.9.0.0/24]}\n", encoding="utf-8")
+    from soc.response.service import build
+
+    with running(world.receiver(), free_port()) as url:
+        s = world.reporting(url).model_copy(update={
+            "assets_file": inventory,
+            "response": world.settings.response.model_copy(update={"playbooks_dir": books})})
+        when = utcnow() - timedelta(minutes=5)
+        alert = Alert(rule_id="r-brute", rule_name="SSH 暴力破解", level="high", group_key="g|cii", first_seen=when,
+                      last_seen=when, event_ids=["e-cii-1"], count=12, tags=["attack.t1110"],
+                      context={"source": {"ip": "203.0.113.66"}, "destination": {"ip": "10.9.0.5"},
+                               "labels": {"tenant": "dept-a"},
+                               "soc": {"asset": {"name": "关基系统", "mlps_level": 3, "cii": True,
+                                                 "criticality": "critical"}}}).to_doc()
+
+        async def run() -> tuple[list[dict], str]:
+            client = async_client(s)
+            try:
+                items, _ = bulk_items("alerts", s.elastic.index_prefix, [orjson.dumps(alert)])
+                await BulkWriter(client, "test", refresh=True).write(items)
+                actions = await build(s, client).responder.handle(alert)
+            finally:
+                await client.close()
+            async with outbox_of(s) as ob:
+                await ob.drain()
+                mine = await ob.of_incident(str(get_path(actions[0], "soc.action.target")))
+            return actions, mine[0]["soc"]["notice"]["id"] if mine else ""
+
+        actions, nid = asyncio.run(run())
+        kinds = {get_path(a, "soc.action.kind"): a["soc"]["action"] for a in actions}
+        assert kinds["report"]["state"] == "applied", kinds["report"]
+        assert "较大" in kinds["report"]["reason"]
+        notice = asyncio.run(notice_doc(s, nid))
+        assert notice["state"] == DELIVERED and notice["receipt"]["receipt_id"]
+        held = world.held(es, notice["idempotency_key"])
+        assert len(held) == 1
+        incident = es.get(index=f"{world.prefix}-incidents", id=kinds["open_incident"]["target"])["_source"]
+        assert incident["soc"]["incident"]["grade"] == "较大" and incident["soc"]["incident"]["reported"] is True
