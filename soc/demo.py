@@ -66,6 +66,8 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
            "SOC_RESPONSE__SWEEP_INTERVAL_S": "1"}
     if lab is not None:
         env["SOC_RESPONSE__NFTABLES"] = f'{{"namespace": "{lab.name}"}}'
+    province_port = free_port()
+    env.update(_reporting_env(logs, province_port))
     pipeline = LocalPipeline(ns, logs, extra_env=env)
     es = sync_client(settings)
     prefix = settings.elastic.index_prefix
@@ -76,6 +78,9 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
     try:
         with console.status("启动流处理 worker 与 syslog 采集器 (starting worker and collector)…"):
             pipeline.start()
+            pipeline.start_province(province_port, ["--keys", str(logs / "province-keys.yaml"),
+                                                    "--data-prefix", f"{prefix}-prov",
+                                                    "--regulators", str(logs / "regulators.yaml")])
         web = _web(settings, pipeline)
         console.print(f"[green]✓[/green] worker and syslog collector running (syslog on 127.0.0.1:{ns.syslog_port}, "
                       f"logs in {logs})")
@@ -108,6 +113,7 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
             time.sleep(1.5)  # let the last alert revisions and the actions land
         code = _report(es, prefix, mine, since, total, done, settings)
         code = _response(settings, lab) or code
+        code = _upstream(es, prefix, province_port, logs, iso(run_start)) or code
         _compliance(settings, assets, logs)
         console.print(web)
         if keep_running or sys.stdin.isatty():
@@ -127,6 +133,62 @@ def run_demo(settings: Settings, keep_running: bool = False, timeout: float = 18
         else:
             pipeline.stop()
         es.close()
+
+
+PROVINCE_SENDER = "city-soc"  # who the demo's city is to the provincial platform
+REGULATOR = "regulator"
+
+
+def _reporting_env(folder: Path, port: int) -> dict[str, str]:
+    """The city's SM2 key pair, the receiver's keys and regulators files, and the worker's
+    reporting settings pointing at the demo's provincial platform (`soc province serve`)."""
+    import json
+
+    from soc.api.accounts import _HASHER
+    from soc.reporting import sm
+
+    keys = sm.save_keypair(folder / "keys", PROVINCE_SENDER)
+    (folder / "province-keys.yaml").write_text(
+        f"{PROVINCE_SENDER}:\n  demo-key: {sm.load_public(keys.public)}\n", encoding="utf-8")
+    password = secrets.token_urlsafe(12)
+    (folder / "regulators.yaml").write_text(
+        f"users:\n  {REGULATOR}: '{_HASHER.hash(password)}'\n", encoding="utf-8")
+    (folder / "regulator-password").write_text(password, encoding="utf-8")
+    endpoint = {"name": "province", "urls": [f"http://127.0.0.1:{port}/api/notices"]}
+    return {"SOC_REPORTING__UNIT": "某市大数据发展管理局（演示）", "SOC_REPORTING__CONTACT_NAME": "安全运营值班员",
+            "SOC_REPORTING__CONTACT_PHONE": "0000-0000000", "SOC_REPORTING__ENDPOINTS": json.dumps([endpoint]),
+            "SOC_REPORTING__SENDER_ID": PROVINCE_SENDER, "SOC_REPORTING__KEY_ID": "demo-key",
+            "SOC_REPORTING__PRIVATE_KEY_FILE": str(keys.private), "SOC_REPORTING__PUBLIC_KEY_FILE": str(keys.public),
+            "SOC_REPORTING__INTERVAL_S": "1"}
+
+
+def _upstream(es, prefix: str, port: int, folder: Path, since: str,  # type: ignore[no-untyped-def]
+              timeout: float = 60.0) -> int:
+    """Wait for the playbook's notice to reach the provincial platform; show its receipt."""
+    deadline = time.monotonic() + timeout
+    notice: dict[str, object] | None = None
+    while time.monotonic() < deadline:
+        if es.indices.exists(index=f"{prefix}-outbox"):
+            es.indices.refresh(index=f"{prefix}-outbox")
+            hits = es.search(index=f"{prefix}-outbox", size=5, sort=[{"@timestamp": "desc"}],
+                             query={"bool": {"filter": [{"term": {"soc.notice.state": "delivered"}},
+                                                        {"range": {"soc.notice.created": {"gte": since}}}]}}
+                             )["hits"]["hits"]
+            if hits:
+                notice = hits[0]["_source"]["soc"]["notice"]
+                break
+        time.sleep(1)
+    if notice is None:
+        console.print("[bold red]事件通报未送达省级平台 (the incident notice did not reach the provincial platform)"
+                      "[/bold red]")
+        return 1
+    receipt = notice.get("receipt") or {}
+    console.print(f"[bold]事件上报 upstream:[/bold] 事件定级 {notice.get('grade', '')}，首报 {notice['id']} 经 SM2/SM3 签名"
+                  f"送达省级平台，回执 receipt {receipt.get('receipt_id', '?')}", soft_wrap=True)
+    password = (folder / "regulator-password").read_text(encoding="utf-8")
+    console.print(f"  监管查看 (the regulators' view): http://127.0.0.1:{port}/  用户 username {REGULATOR}  "
+                  f"口令 password {password}", soft_wrap=True, highlight=False)
+    return 0
 
 
 def _compliance(settings: Settings, assets: Path, out: Path) -> None:

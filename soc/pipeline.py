@@ -99,6 +99,7 @@ class LocalPipeline:
         self.file: subprocess.Popen[bytes] | None = None
         self.pcap: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
+        self.province: subprocess.Popen[bytes] | None = None
         self._file_runs = 0
         self._restarts = 0
 
@@ -189,6 +190,11 @@ class LocalPipeline:
                 time.sleep(0.2)
         raise RuntimeError(f"{name} not listening after {timeout}s: {self.tail(name)}")
 
+    def start_province(self, port: int, args: list[str], timeout: float = 60.0) -> None:
+        """`soc province serve` on 127.0.0.1:port: the provincial platform's receiving side."""
+        self.province = self._spawn("province", ["province", "serve", "--host", "127.0.0.1", "--port", str(port), *args])
+        self._wait_port(self.province, "province", port, timeout)
+
     def start_api(self, port: int, timeout: float = 60.0) -> None:
         """`soc api` on 127.0.0.1:port (the analysts' API and web UI)."""
         self.api = self._spawn("api", ["api", "--host", "127.0.0.1", "--port", str(port)])
@@ -208,7 +214,7 @@ class LocalPipeline:
         return self.worker is not None and self.worker.poll() is None
 
     def stop(self) -> None:
-        procs = [self.collector, self.http, self.file, self.pcap, self.worker, self.api]
+        procs = [self.collector, self.http, self.file, self.pcap, self.worker, self.api, self.province]
         for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
