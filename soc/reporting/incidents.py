@@ -49,7 +49,7 @@ MOVES: dict[str, set[str]] = {
     "contained": {"closed", "open"},
     "closed": {"open"},
 }
-KINDS = ("created", "alert_added", "note", "status_change", "grading", "grading_override")
+KINDS = ("created", "alert_added", "note", "status_change", "grading", "grading_override", "owner")
 MAX_TIMELINE = 500  # entries kept in the document: the first and the latest
 MAX_LIST = 200  # ids, addresses, assets, rule names kept per incident
 RETRIES = 12  # read-modify-write attempts before answering "try again" (409)
@@ -298,6 +298,18 @@ class IncidentStore:
             _append(inc, entry("status_change", actor, f"{current} → {status}" + (f": {reason}" if reason else ""), now))
 
         return (await self._change(iid, tenants, move))[0]
+
+    async def set_owner(self, iid: str, owner: str, actor: str, tenants: list[str]) -> Doc:
+        """Who handles the incident (负责人); a timeline entry says who handed it to whom."""
+        if not owner.strip():
+            raise Invalid("负责人不能为空 (the owner cannot be empty)")
+
+        def assign(inc: dict[str, Any], now: str) -> None:
+            before = inc.get("owner")
+            inc["owner"] = owner.strip()
+            _append(inc, entry("owner", actor, f"{before or '—'} → {owner.strip()}", now))
+
+        return (await self._change(iid, tenants, assign))[0]
 
     async def set_grading(self, iid: str, classification: Classification, grading: Grading, actor: str,
                           override_reason: str | None = None, *, tenants: list[str],

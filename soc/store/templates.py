@@ -264,6 +264,7 @@ INCIDENT_FIELDS: dict[str, dict[str, Any]] = {
     **{f"soc.incident.{name}": KEYWORD for name in (
         "id", "status", "opened_by", "alert_ids", "source_ips", "assets", "rule_names")},
     **{f"soc.incident.{name}": DATE for name in ("created", "updated", "reopened", "closed")},
+    "soc.incident.owner": KEYWORD,
     "soc.incident.title": TEXT,
     "soc.incident.summary": TEXT,
     "soc.incident.status_reason": TEXT,

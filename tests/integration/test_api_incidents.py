@@ -158,6 +158,12 @@ def test_incident_lifecycle_tenants_regulator_and_races(base_settings: Settings,
                 assert texts[6] == "contained → closed: 来源已封禁，未发现成功登录" and texts[7] == "closed → open: 复发"
                 times = [e["time"] for e in detail["timeline"]]
                 assert times == sorted(times)
+                # An owner: handed to analyst2, in the timeline.
+                r = await c.post(f"/api/v1/incidents/{iid}/assign", headers=csrf, json={"owner": "analyst2"})
+                assert r.status_code == 200 and r.json()["owner"] == "analyst2"
+                last = (await c.get(f"/api/v1/incidents/{iid}")).json()["timeline"][-1]
+                assert (last["kind"], last["actor"], last["text"]) == ("owner", "analyst", "— → analyst2")
+                assert (await c.post(f"/api/v1/incidents/{iid}/assign", headers=csrf, json={"owner": ""})).status_code == 422
                 assert [i["id"] for i in (await c.get("/api/v1/incidents", params={"status": "open"})).json()] == [iid]
                 assert (await c.get("/api/v1/incidents", params={"status": "closed"})).json() == []
                 assert (await c.get("/api/v1/incidents", params={"status": "bogus"})).status_code == 422

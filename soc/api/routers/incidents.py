@@ -33,7 +33,7 @@ from soc.yamlfile import FileError
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 READERS = ("analyst", "officer", "regulator")
 Status = Literal["open", "contained", "closed"]
-Kind = Literal["created", "alert_added", "note", "status_change", "grading", "grading_override"]
+Kind = Literal["created", "alert_added", "note", "status_change", "grading", "grading_override", "owner"]
 Grade = Literal["特别重大", "重大", "较大", "一般"]
 CODE = r"^[A-Z][A-Z0-9]{1,15}$"
 TIME = {"format": "date-time"}
@@ -52,6 +52,7 @@ class IncidentOut(BaseModel):
     reopened: str | None = Field(None, json_schema_extra=TIME)
     closed: str | None = Field(None, json_schema_extra=TIME)
     status_reason: str | None = None
+    owner: str | None = Field(None, description="who handles it (负责人)")
     reported: bool = Field(False, description="a notice was sent upstream (regulators see only these)")
     alert_ids: list[str] = []
     source_ips: list[str] = []
@@ -211,6 +212,20 @@ async def set_status(incident_id: str, body: IncidentStatusChange, who: Principa
     """open → contained → closed (closing needs a reason); open → closed; contained → open; closed → open."""
     try:
         return _out(await _store(svc).set_status(incident_id, body.status, body.reason, who.name, who.tenants))
+    except IncidentError as exc:
+        raise _fail(exc) from None
+
+
+class OwnerChange(BaseModel):
+    owner: str = Field(min_length=1, max_length=64, description="the analyst who handles the incident")
+
+
+@router.post("/{incident_id}/assign", response_model=IncidentOut, responses=ERRORS)
+async def set_owner(incident_id: str, body: OwnerChange, who: Principal = Depends(require("analyst")),
+                    svc: Services = Depends(services)) -> IncidentOut:
+    """Hand the incident to an analyst (its owner); the timeline records who gave it to whom."""
+    try:
+        return _out(await _store(svc).set_owner(incident_id, body.owner, who.name, who.tenants))
     except IncidentError as exc:
         raise _fail(exc) from None
 
