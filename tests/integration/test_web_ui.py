@@ -7,8 +7,14 @@ a bulk assignment), sees a new alert arrive live, reads the events behind an ale
 fields and the raw line, as text: a line carrying HTML stays text), comments, opens an incident,
 looks at blocks and rules, tests a Sigma rule, reads the MLPS compliance matrix and the evidence
 behind a cell (the documents as text), and switches to English and back (remembered over a
-reload). The officer of tenant A sees tenant A's alert and never tenant B's, not even by its id,
-and only tenant A's systems in the compliance matrix.
+reload). The incident is graded (GB/T 20986-2023: category and grade with their basis), its grade
+overridden (refused without a reason, with the server's words; then taken, with a timeline entry),
+an initial notice asked for (this estate has no upstream receiver: the server's refusal shown);
+notices seeded in the outbox as soc/reporting/outbox.py writes them show their deadline in
+Asia/Shanghai, 已超时 when past it, the receipt, the refusal, and a rejected one is sent again.
+A regulator reads the reported incident and its notices without a button to press. The officer
+of tenant A sees tenant A's alert and never tenant B's, not even by its id, and only tenant A's
+systems in the compliance matrix.
 A lost session sends the browser back to sign-in. No page error, no CSP violation, and no
 console error but the refusals the test provokes on purpose.
 
@@ -42,6 +48,8 @@ from soc.compliance.model import Evidence, Result
 from soc.compliance.store import ComplianceStore
 from soc.config import PROJECT_ROOT, Settings
 from soc.model import Alert, RawRecord, iso
+from soc.reporting.notices import encode, notice_id_for
+from soc.reporting.outbox import Outbox, outbox_doc
 from soc.response.blocks import PENDING, Block, BlockStore, expiry, utcnow
 from soc.store.bulk import BulkWriter
 from soc.store.client import async_client
@@ -70,6 +78,11 @@ HOSTILE_USER = '<img src=x onerror="window.__xss=1">'
 CONTROLS = [("logs-received-24h", "8.1.4.3 a", "日志送达"), ("admin-mfa", "8.1.4.1 d", "管理员双因素认证"),
             ("backup-offsite", "8.1.4.9 c", "异地备份")]
 # run -> tenant -> status per control (the system of tenant t is 政务服务网-t)
+# Receivers (reporting.endpoints names) of the notices seeded in the outbox: the estate itself
+# configures none. The province's is overdue, one authority rejected it, the other has it.
+OVERDUE_EP, REJECTED_EP, DELIVERED_EP = "province", "psb-city", "cac-city"
+REJECTION = {"status": 401, "code": "SIGNATURE_INVALID", "message": "签名验证失败 (unknown key id)"}
+RECEIPT_ID = "RCPT-2026-000123"
 COMPLIANCE = {"run-1": {"dept-a": ("fail", "pass", "not_applicable"), "dept-b": ("pass", "not_applicable", "fail")},
               "run-2": {"dept-a": ("pass", "error", "not_applicable"), "dept-b": ("pass", "fail", "pass")}}
 
@@ -137,6 +150,7 @@ async def seed(s: Settings, when: datetime) -> None:
         accounts = Accounts(raw, s.elastic.index_prefix, s.api)
         await accounts.put_user("analyst", PASSWORD, ["analyst"], ["*"])
         await accounts.put_user("officer-a", PASSWORD, ["officer"], ["dept-a"])
+        await accounts.put_user("regulator", PASSWORD, ["regulator"], ["*"])
         await ComplianceStore(raw, s.elastic.index_prefix).write(compliance_results(s.elastic.index_prefix, when))
         assert await BlockStore(raw, s.elastic.index_prefix).put(Block(
             target=PENDING_TARGET, scope="all", state=PENDING, ttl_seconds=3600, expires_at=expiry(utcnow(), 1800),
@@ -144,6 +158,53 @@ async def seed(s: Settings, when: datetime) -> None:
             devices=["feed"], approval_reason="高价值资产，需人工审批"))
     finally:
         await raw.close()
+
+
+async def seed_notices(s: Settings, incident: dict[str, Any], now: datetime) -> dict[str, datetime]:
+    """Three initial notices of the incident, queued three hours ago, as the outbox holds them
+    (outbox_doc, Outbox.put): one still retrying past its deadline (已超时), one the receiver
+    refused, one delivered, which marks the incident reported (what a regulator sees) the way the
+    outbox does after a delivery. The due times, by endpoint."""
+    inc = incident["soc"]["incident"]
+    queued_at = now - timedelta(hours=3)
+    due = {OVERDUE_EP: now - timedelta(minutes=75), REJECTED_EP: now + timedelta(hours=2),
+           DELIVERED_EP: now + timedelta(hours=2)}
+    tried = {"started": iso(queued_at), "finished": iso(queued_at), "worker": "test-worker", "url": "https://upstream.invalid/"}
+    changes: dict[str, dict[str, Any]] = {
+        OVERDUE_EP: {"state": "retrying", "attempt_count": 3, "first_attempt_at": iso(queued_at),
+                     "next_attempt_at": iso(now + timedelta(minutes=5)), "last_error": "连接超时 (connect timeout)",
+                     "attempts": [{**tried, "n": k, "outcome": "retry", "message": "连接超时 (connect timeout)"}
+                                  for k in (1, 2, 3)]},
+        REJECTED_EP: {"state": "rejected", "attempt_count": 1, "first_attempt_at": iso(queued_at),
+                      "next_attempt_at": None, "rejected_at": iso(queued_at), "rejection": REJECTION,
+                      "last_error": f"{REJECTION['code']}: {REJECTION['message']}",
+                      "attempts": [{**tried, "n": 1, "outcome": "rejected", **REJECTION}]},
+        DELIVERED_EP: {"state": "delivered", "attempt_count": 1, "first_attempt_at": iso(queued_at),
+                       "next_attempt_at": None, "delivered_at": iso(queued_at), "late": False,
+                       "receipt": {"receipt_id": RECEIPT_ID, "received_at": iso(queued_at), "duplicate": False},
+                       "attempts": [{**tried, "n": 1, "outcome": "delivered", "status": 200, "receipt_id": RECEIPT_ID}]},
+    }
+    raw = async_client(s)
+    try:
+        outbox = Outbox(raw, s.elastic.index_prefix, s.reporting)
+        for endpoint, change in changes.items():
+            nid = notice_id_for(inc["id"], endpoint, 1)
+            notice = {"notice_id": nid, "incident_id": inc["id"], "kind": "initial", "sequence": 1,
+                      "classification": {k: inc.get(k) for k in ("grade", "grade_code", "category_code",
+                                                                 "subcategory_code")},
+                      "reporting_unit": {"operator_type": inc.get("operator_type")}}
+            doc = outbox_doc(notice, encode(notice), tenant=incident["labels"]["tenant"], endpoint=endpoint,
+                             recipient="province" if endpoint == OVERDUE_EP else "authority", adapter="http_sm2",
+                             idempotency_key=uuid.uuid4().hex, due_at=due[endpoint], created_by="analyst",
+                             now=queued_at)
+            if "receipt" in change:
+                change["receipt"]["notice_id"] = nid
+            doc["soc"]["notice"].update(change)
+            assert await outbox.put(doc)
+        await outbox._mark_incidents()  # a delivered notice marks its incident reported
+    finally:
+        await raw.close()
+    return due
 
 
 def in_thread(coro: Any) -> None:
@@ -275,7 +336,8 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
 
             # ---- 态势总览: tiles with the seeded figures, every chart drawn on a canvas.
             expect(page).to_have_url(re.compile(r"#/overview$"))
-            expect(page.locator("nav.nav a")).to_have_text(["态势总览", "告警研判", "事件处置", "封禁管理", "检测规则", "等保合规"])
+            expect(page.locator("nav.nav a")).to_have_text(["态势总览", "告警研判", "事件处置", "上报通报", "封禁管理", "检测规则",
+                                                            "等保合规"])
             expect(page.locator("#overview-updated")).to_contain_text("更新于")
             expect(page.locator("#kpis .kpi-events .tile-value")).to_have_text("10")
             expect(page.locator("#kpis .kpi-alerts .tile-value")).to_have_text("2")
@@ -373,8 +435,152 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
             page.get_by_role("button", name="添加记录").click()
             expect(page.locator("#incident-timeline")).to_contain_text("已联系资产负责人")
             shoot(page, "06-incident")
+
+            # ---- 分类定级: computed by the server (GB/T 20986-2023), with its basis.
+            incident_id = page.url.rsplit("/", 1)[1]
+            incident_url = page.url
+            watch.expected += [(422, f"/api/v1/incidents/{incident_id}/grade"),
+                               (409, f"/api/v1/incidents/{incident_id}/notices")]
+            expect(page.locator("#grading-none")).to_contain_text("尚未定级")
+            expect(page.locator("#incident-grade-badge")).to_have_text("未定级")
+            page.get_by_role("button", name="定级", exact=True).click()
+            grades = {"特别重大": "I", "重大": "II", "较大": "III", "一般": "IV"}
+            expect(page.locator("#grading-grade .badge")).to_have_text(re.compile(r"^(特别重大|重大|较大|一般)（(I|II|III|IV)）$"))
+            graded = es.get(index=f"{prefix}-incidents", id=incident_id)["_source"]["soc"]["incident"]
+            computed = graded["grade"]
+            expect(page.locator("#grading-grade")).to_have_text(f"{computed}（{grades[computed]}）")
+            expect(page.locator("#incident-grade-badge")).to_have_text(f"{computed}（{grades[computed]}）")
+            expect(page.locator("#grading-category")).to_have_text(f"{graded['category']}（{graded['category_code']}）")
+            expect(page.locator("#grading-by")).to_have_text("analyst")
+            basis = page.locator("#grade-basis li")
+            expect(basis).to_have_count(len(graded["grade_basis"]))
+            expect(basis.last).to_have_text(f"定级结果：{computed}（{grades[computed]}）")
+            expect(page.locator("#incident-timeline li").last.locator(".tag")).to_have_text("定级")
+            expect(page.locator("#incident-timeline li").last).to_contain_text(f"自动定级：{computed}")
+
+            # An override without a reason: the server refuses it (422) and the page says its words.
+            target = "重大" if computed != "重大" else "较大"
+            page.get_by_role("button", name="调整定级").click()
+            page.locator("#override-grade").select_option(target)
+            page.get_by_role("button", name="提交调整").click()
+            expect(page.locator("#override-error")).to_have_text(
+                "请求失败：422 Value error, an override (grade, category_code or subcategory_code) needs a reason")
+            assert es.get(index=f"{prefix}-incidents", id=incident_id)["_source"]["soc"]["incident"]["grade"] == computed
+            page.evaluate("window.scrollTo(0, 0)")
+            shoot(page, "15a-grade-override-refused")
+            # With a reason: the new grade, the reason, and the override in the timeline.
+            page.locator("#override-reason").fill("涉及政务服务网对外服务，影响面扩大")
+            page.get_by_role("button", name="提交调整").click()
+            expect(page.locator("#grading-grade")).to_have_text(f"{target}（{grades[target]}）")
+            expect(page.locator("#incident-grade-badge")).to_have_text(f"{target}（{grades[target]}）")
+            expect(page.locator("#grading-reason")).to_have_text("涉及政务服务网对外服务，影响面扩大")
+            expect(basis.first).to_contain_text(f"分析员 analyst 人工定级为 {target}（{grades[target]}）")
+            last = page.locator("#incident-timeline li").last
+            expect(last.locator(".tag")).to_have_text("人工定级")
+            expect(last).to_contain_text(f"人工定级：{computed} → {target}（{grades[target]}）")
+            expect(last).to_contain_text("原因：涉及政务服务网对外服务，影响面扩大")
+            stored_inc = es.get(index=f"{prefix}-incidents", id=incident_id)["_source"]["soc"]["incident"]
+            assert (stored_inc["grade"], stored_inc["grade_override"]) == (target, True)
+
+            # ---- 上报通报: an initial notice asked for. This estate configures no upstream receiver
+            # (reporting.endpoints is empty): the server refuses with 409 and queues nothing.
+            expect(page.locator("#incident-notices")).to_contain_text("本事件尚无上报通报")
+            page.locator("#notice-new summary").click()
+            expect(page.locator("#notice-kind")).to_have_value("initial")
+            page.locator("#notice-impact").fill("政务服务网登录页遭持续暴力破解，未发现成功登录")
+            page.locator("#notice-measures_taken").fill("已封禁来源地址，重置相关账户口令")
+            page.get_by_role("button", name="生成并排队报送").click()
+            expect(page.locator("#notice-result .error")).to_have_text(
+                f"请求失败：409 没有接收 {target} 事件报告的上级平台 (no receiver configured for grade {target}: "
+                "reporting.endpoints)")
+            expect(page.locator("#incident-notices tbody tr[data-id]")).to_have_count(0)
+            page.evaluate("window.scrollTo(0, 0)")
+            shoot(page, "15b-notice-refused")
+            assert not es.indices.exists(index=f"{prefix}-outbox") or es.count(index=f"{prefix}-outbox")["count"] == 0
+
+            # Notices in the outbox, as the outbox writes them: overdue, rejected, delivered.
+            now = datetime.now(UTC).replace(microsecond=0)
+            due: dict[str, datetime] = {}
+            incident_doc = es.get(index=f"{prefix}-incidents", id=incident_id)["_source"]
+
+            async def seeding() -> None:
+                due.update(await seed_notices(s, incident_doc, now))
+
+            in_thread(seeding())
+            page.reload()
+            listed = page.locator("#incident-notices tbody tr[data-id]")
+            expect(listed).to_have_count(3)
+            overdue_row = page.locator(f"#incident-notices tr[data-endpoint='{OVERDUE_EP}']")
+            expect(overdue_row.locator(".badge.overdue")).to_be_visible()
+            expect(overdue_row.locator(".badge.overdue")).to_have_text("已超时")
+            expect(overdue_row.locator(".due-time")).to_have_text(
+                due[OVERDUE_EP].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"))
+            expect(overdue_row.locator(".countdown")).to_have_text(re.compile(r"^超时 01:1\d:\d\d$"))
+            expect(overdue_row).to_contain_text("重试中")
+            expect(page.locator(f"#incident-notices tr[data-endpoint='{REJECTED_EP}'] .badge.overdue")).to_be_hidden()
+            expect(page.locator(f"#incident-notices tr[data-endpoint='{DELIVERED_EP}']")).to_contain_text(RECEIPT_ID)
+            expect(page.locator("#incident-title ~ .tag.reported")).to_have_text("已上报")
+            page.evaluate("window.scrollTo(0, 0)")
+            shoot(page, "15-incident-grading")
+
+            # ---- The notices page: what is overdue first, then what is due, the rest after.
+            page.get_by_role("link", name="上报通报").click()
+            expect(page).to_have_url(re.compile(r"#/notices$"))
+            rows_n = page.locator("#notice-list tbody tr[data-id]")
+            expect(rows_n).to_have_count(3)
+            expect(rows_n.nth(0)).to_have_attribute("data-endpoint", OVERDUE_EP)
+            expect(rows_n.nth(1)).to_have_attribute("data-endpoint", REJECTED_EP)
+            expect(rows_n.nth(2)).to_have_attribute("data-endpoint", DELIVERED_EP)
+            expect(rows_n.nth(0).locator(".badge.overdue")).to_have_text("已超时")
+            expect(rows_n.nth(0)).to_have_class(re.compile(r"\boverdue-row\b"))
+            expect(rows_n.nth(0).locator(".countdown")).to_have_text(re.compile(r"^超时 01:1\d:\d\d$"))
+            expect(rows_n.nth(0).locator("a.nt-incident")).to_have_text(re.compile("SSH 暴力破解"))
+            expect(rows_n.nth(0)).to_contain_text("初报")
+            expect(rows_n.nth(0)).to_contain_text("连接超时 (connect timeout)")
+            expect(rows_n.nth(0).locator(".attempt-count")).to_have_text("3")
+            expect(rows_n.nth(1).locator(".badge.overdue")).to_be_hidden()
+            expect(rows_n.nth(1).locator(".countdown")).to_have_text(re.compile(r"^剩余 01:5\d:\d\d$"))
+            expect(rows_n.nth(1).locator(".rej-code")).to_have_text("HTTP 401 SIGNATURE_INVALID")
+            expect(rows_n.nth(1).locator(".rej-message")).to_have_text(REJECTION["message"])
+            expect(rows_n.nth(2).locator(".receipt-id")).to_have_text(RECEIPT_ID)
+            expect(rows_n.nth(2)).to_contain_text("按时送达")
+            expect(page.locator("#notice-tiles .nt-overdue .tile-value")).to_have_text("1")
+            expect(page.locator("#notice-tiles .nt-due .tile-value")).to_have_text("1")
+            expect(page.locator("#notice-tiles .nt-rejected .tile-value")).to_have_text("1")
+            expect(page.locator("#notice-list button.requeue")).to_have_count(1)
+            page.wait_for_timeout(300)
+            shoot(page, "16-notices")
+            page.locator("#lang-switch").click()  # the English strings of the same page
+            expect(rows_n.nth(0).locator(".badge.overdue")).to_have_text("OVERDUE")
+            expect(rows_n.nth(0).locator(".countdown")).to_have_text(re.compile(r"^01:1\d:\d\d over$"))
+            expect(rows_n.nth(1).locator(".badge.ns")).to_have_text("Rejected")
+            shoot(page, "16-notices-en")
+            page.locator("#lang-switch").click()
+            expect(rows_n.nth(0).locator(".badge.overdue")).to_have_text("已超时")
+            # The attempts of a notice, as the outbox recorded them.
+            rows_n.nth(1).get_by_role("button", name="记录").click()
+            expect(page.locator("dialog[open] tbody tr")).to_have_count(1)
+            expect(page.locator("dialog[open]")).to_contain_text("SIGNATURE_INVALID")
+            page.locator("dialog[open]").get_by_role("button", name="关闭").click()
+            # 重新发送: the rejected notice queued again, unchanged.
+            rows_n.nth(1).get_by_role("button", name="重新发送").click()
+            expect(page.locator("#notices")).to_contain_text(f"已重新排队：{REJECTED_EP} 初报")
+            expect(page.locator(f"#notice-list tr[data-endpoint='{REJECTED_EP}'] .badge.ns")).to_have_text("排队中")
+            expect(page.locator("#notice-list button.requeue")).to_have_count(0)
+            requeued = es.get(index=f"{prefix}-outbox", id=notice_id_for(incident_id, REJECTED_EP, 1))["_source"]
+            assert requeued["soc"]["notice"]["state"] == "queued"
+            page.locator("button.seg", has_text="已超时").click()
+            expect(rows_n).to_have_count(1)
+            expect(rows_n.first).to_have_attribute("data-endpoint", OVERDUE_EP)
+            page.locator("button.seg", has_text="全部").click()
+            expect(rows_n).to_have_count(3)
+
             page.get_by_role("link", name="事件处置").click()
             expect(page.locator("table.grid tbody tr a").first).to_contain_text("SSH 暴力破解")
+            expect(page.locator("table.grid tbody tr").first.locator(".badge.grade")).to_have_text(
+                f"{target}（{grades[target]}）")
+            expect(page.locator("#due-banner")).to_contain_text("已超时 1 份")
+            expect(page.locator("#due-banner")).to_contain_text("待报送 1 份")
             shoot(page, "07-incidents")
 
             # ---- 封禁管理: a manual block with its TTL counting down; a pending block approved.
@@ -453,7 +659,8 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
             page.get_by_role("link", name="态势总览").click()
             expect(page.locator("#kpis .kpi-alerts .tile-value")).to_have_text("3")
             page.locator("#lang-switch").click()
-            expect(page.locator("nav.nav a")).to_have_text(["Overview", "Triage", "Incidents", "Blocks", "Rules", "Compliance"])
+            expect(page.locator("nav.nav a")).to_have_text(["Overview", "Triage", "Incidents", "Notices", "Blocks", "Rules",
+                                                            "Compliance"])
             expect(page.locator("h1")).to_have_text("SOC overview")
             page.reload()
             expect(page.locator("nav.nav a").first).to_have_text("Overview")
@@ -464,6 +671,30 @@ def test_web_ui(base_settings: Settings, es: Elasticsearch, tmp_path: Path) -> N
             shoot(page, "10-overview-en")
             page.locator("#lang-switch").click()
             expect(page.locator("nav.nav a").first).to_have_text("态势总览")
+            page.locator("#logout").click()
+            expect(page).to_have_url(re.compile(r"#/login$"))
+
+            # ---- The regulator: the reported incident and its notices, read-only.
+            page.get_by_label("用户名").fill("regulator")
+            page.get_by_label("密码").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            expect(page).to_have_url(re.compile(r"#/incidents$"))
+            expect(page.locator("nav.nav a")).to_have_text(["事件处置", "上报通报"])
+            expect(page.locator("table.grid tbody tr a")).to_have_count(1)  # the reported incident only
+            page.goto(incident_url)
+            expect(page.locator("#grading-grade")).to_have_text(f"{target}（{grades[target]}）")
+            expect(page.locator("#incident-notices tbody tr[data-id]")).to_have_count(3)
+            expect(page.locator(f"#incident-notices tr[data-endpoint='{OVERDUE_EP}'] .badge.overdue")).to_be_visible()
+            expect(page.locator("#incident-timeline")).not_to_contain_text("已联系资产负责人")  # notes are the SOC's
+            expect(page.locator(".content button")).to_have_count(3)  # only each notice's attempts log
+            expect(page.locator(".content button", has_text="记录")).to_have_count(3)
+            expect(page.locator("#notice-new, #override-form, #incident-note")).to_have_count(0)
+            page.get_by_role("link", name="上报通报").click()
+            expect(page.locator("#notices-readonly")).to_be_visible()
+            expect(page.locator("#notice-list tbody tr[data-id]")).to_have_count(3)
+            expect(page.locator("#notice-list tbody tr[data-id]").first).to_have_attribute("data-endpoint", OVERDUE_EP)
+            expect(page.locator("#notice-list button.requeue")).to_have_count(0)
+            shoot(page, "17-regulator-notices")
             page.locator("#logout").click()
             expect(page).to_have_url(re.compile(r"#/login$"))
 

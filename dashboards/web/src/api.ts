@@ -38,7 +38,8 @@ function detailOf(body: unknown, status: number, statusText: string): string {
       return d.map((e) => {
         if (e && typeof e === 'object') {
           const o = e as { loc?: unknown[]; msg?: string };
-          return `${(o.loc ?? []).filter((x) => x !== 'body').join('.')}: ${o.msg ?? ''}`;
+          const where = (o.loc ?? []).filter((x) => x !== 'body').join('.');
+          return where ? `${where}: ${o.msg ?? ''}` : o.msg ?? '';
         }
         return String(e);
       }).join('; ');

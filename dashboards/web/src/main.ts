@@ -13,6 +13,7 @@ import { renderOverview } from './pages/overview';
 import { renderTriage } from './pages/triage';
 import { renderAlert } from './pages/alert';
 import { renderIncidents, renderIncident } from './pages/incidents';
+import { renderNotices } from './pages/notices';
 import { renderBlocks } from './pages/blocks';
 import { renderRules } from './pages/rules';
 import { renderCompliance } from './pages/compliance';
@@ -24,6 +25,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/alerts\/([^/]+)$/, page: 'triage', render: renderAlert },
   { pattern: /^\/incidents$/, page: 'incidents', render: renderIncidents },
   { pattern: /^\/incidents\/([^/]+)$/, page: 'incidents', render: renderIncident },
+  { pattern: /^\/notices$/, page: 'notices', render: renderNotices },
   { pattern: /^\/blocks$/, page: 'blocks', render: renderBlocks },
   { pattern: /^\/rules$/, page: 'rules', render: renderRules },
   { pattern: /^\/compliance$/, page: 'compliance', render: renderCompliance },
@@ -32,6 +34,7 @@ const NAV: Record<Page, { href: string; label: Key }> = {
   overview: { href: '#/overview', label: 'nav.overview' },
   triage: { href: '#/alerts', label: 'nav.triage' },
   incidents: { href: '#/incidents', label: 'nav.incidents' },
+  notices: { href: '#/notices', label: 'nav.notices' },
   blocks: { href: '#/blocks', label: 'nav.blocks' },
   rules: { href: '#/rules', label: 'nav.rules' },
   compliance: { href: '#/compliance', label: 'nav.compliance' },

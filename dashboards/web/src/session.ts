@@ -2,13 +2,14 @@
 
 import { get, type Me } from './api';
 
-export type Page = 'overview' | 'triage' | 'incidents' | 'blocks' | 'rules' | 'compliance';
+export type Page = 'overview' | 'triage' | 'incidents' | 'notices' | 'blocks' | 'rules' | 'compliance';
 
 /** The roles that may read each page (docs/api.md). */
 export const PAGE_ROLES: Record<Page, string[]> = {
   overview: ['analyst', 'officer'],
   triage: ['analyst', 'officer', 'automation'],
   incidents: ['analyst', 'officer', 'regulator'],
+  notices: ['analyst', 'officer', 'regulator'],
   blocks: ['analyst', 'officer', 'sysadmin', 'automation'],
   rules: ['analyst', 'officer', 'sysadmin'],
   compliance: ['analyst', 'officer'],
@@ -50,7 +51,7 @@ export function canSee(page: Page): boolean {
   return hasRole(...PAGE_ROLES[page]);
 }
 
-/** Triage, blocks, incidents and rule changes are the analyst's. */
+/** Triage, blocks, incidents (grading, notices) and rule changes are the analyst's. */
 export function isAnalyst(): boolean {
   return hasRole('analyst');
 }

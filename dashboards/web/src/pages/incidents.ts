@@ -1,17 +1,21 @@
-// 事件处置: incidents (alerts grouped into one matter), their timeline and notes.
+// 事件处置: incidents (alerts grouped into one matter), their timeline and notes, their GB/T
+// 20986-2023 classification and grade (grading.ts), and their notices upstream (notices.ts).
 
 import { get as fetchGet, post, type Doc } from '../api';
+import { gradeBadge, gradingPanel } from '../grading';
+import { dueBanner, dueFirst, noticeForm, noticeTable, tickDue, type Notice } from '../notices';
 import { alertId, alertRule, alertSeverity, alertSource, alertStatus } from '../alerts';
 import { fill, get, h, select, str } from '../dom';
 import { t, tv } from '../i18n';
 import type { PageCtx } from '../router';
-import { isAnalyst } from '../session';
+import { hasRole, isAnalyst } from '../session';
 import { fmtTime } from '../time';
 import { errorBox, errorText, formDialog, loading, notify, panel, sevBadge, statusBadge, table } from '../widgets';
 import { incidentId } from './alert';
 
 const STATES = ['open', 'contained', 'closed'];
 let statusFilter = '';
+let noticeTick = 0;
 
 /** The incident's own fields, whether sent flat or as an ECS document (soc.incident.*). */
 function inc(doc: Doc): Doc {
@@ -23,9 +27,12 @@ const list = (v: unknown): string[] => [v].flat().filter((x) => x !== null && x 
 
 export async function renderIncidents(ctx: PageCtx): Promise<void> {
   const body = h('div');
+  const banner = h('div', { id: 'due-banner-slot' });
   const sel = select({ id: 'inc-status', on: { change: () => { statusFilter = sel.value; void load(); } } },
     [['', t('common.all')], ...STATES.map((s): [string, string] => [s, tv('incStatus', s)])], statusFilter);
-  fill(ctx.root, h('div', { class: 'page-head' }, h('h1', null, t('inc.title')), sel), body);
+  fill(ctx.root, h('div', { class: 'page-head' }, h('h1', null, t('inc.title')), sel), banner, body);
+  // What the duty analyst must not miss: notices overdue or due now (the notices page has them all).
+  void dueBanner().then((el) => { if (ctx.alive()) fill(banner, el); }, (err) => { if (ctx.alive()) fill(banner, h('div', { class: 'muted small' }, errorText(err))); });
 
   async function load(): Promise<void> {
     fill(body, loading());
@@ -36,6 +43,8 @@ export async function renderIncidents(ctx: PageCtx): Promise<void> {
       fill(body, h('div', { class: 'table-wrap' }, table<Doc>([
         { label: t('inc.col.title'), cell: (r) => h('a', { href: `#/incidents/${encodeURIComponent(incidentId(r))}` }, str(r.title) || incidentId(r)) },
         { label: t('inc.col.status'), cell: (r) => statusBadge(r.status, 'incStatus') },
+        { label: t('inc.col.grade'), cell: (r) => (r.grade ? gradeBadge(r.grade, r.grade_code) : h('span', { class: 'muted' }, '—')) },
+        { label: t('inc.col.category'), cell: (r) => str(r.subcategory || r.category) || '—' },
         { label: t('inc.col.alerts'), cell: (r) => String(list(r.alert_ids).length), class: 'num' },
         { label: t('inc.col.sources'), cell: (r) => list(r.source_ips).slice(0, 3).join(', '), class: 'mono' },
         { label: t('inc.col.assets'), cell: (r) => list(r.assets).slice(0, 3).join(', ') },
@@ -64,6 +73,15 @@ export async function renderIncident(ctx: PageCtx): Promise<void> {
   }
   if (!ctx.alive()) return;
   const i = inc(data.incident);
+  // The incident's notices upstream: what is owed to whom, by when.
+  let notices: Notice[] = [];
+  let noticesError: unknown = null;
+  try {
+    notices = await fetchGet<Notice[]>('/notices', { incident_id: id, size: 500 });
+  } catch (err) {
+    noticesError = err;
+  }
+  if (!ctx.alive()) return;
   const timeline = [...(data.timeline ?? [])];
   const timelineEl = h('ol', { class: 'timeline', id: 'incident-timeline' });
   const drawTimeline = () => fill(timelineEl, timeline.length ? timeline.map((e) => h('li', null,
@@ -106,6 +124,25 @@ export async function renderIncident(ctx: PageCtx): Promise<void> {
     status !== 'closed' ? h('button', { type: 'button', class: 'btn', on: { click: () => void setStatus('closed') } }, t('inc.close')) : null,
     status !== 'open' ? h('button', { type: 'button', class: 'btn', on: { click: () => void setStatus('open') } }, t('inc.reopen')) : null) : null;
 
+  const redraw = async () => { if (ctx.alive()) await renderIncident(ctx); };
+  const noticesEl = h('div', { id: 'incident-notices', class: 'table-wrap' });
+  const drawNotices = () => fill(noticesEl, noticesError ? errorBox(noticesError)
+    : noticeTable(dueFirst(notices), { changed: () => void reloadNotices(), empty: t('nt.emptyIncident') }));
+  async function reloadNotices(): Promise<void> {
+    try {
+      notices = await fetchGet<Notice[]>('/notices', { incident_id: id, size: 500 });
+      noticesError = null;
+    } catch (err) {
+      noticesError = err;
+    }
+    if (ctx.alive()) drawNotices();
+  }
+  drawNotices();
+  // The countdowns, every second (one timer per page, whatever redraws it).
+  window.clearInterval(noticeTick);
+  noticeTick = window.setInterval(() => tickDue(noticesEl), 1000);
+  ctx.cleanup(() => window.clearInterval(noticeTick));
+
   const dl = h('dl', { class: 'summary' },
     h('dt', null, t('inc.col.status')), h('dd', null, statusBadge(status, 'incStatus')),
     h('dt', null, t('inc.col.tenant')), h('dd', null, str(i.tenant) || '—'),
@@ -119,12 +156,19 @@ export async function renderIncident(ctx: PageCtx): Promise<void> {
 
   const alerts = data.alerts ?? [];
   fill(ctx.root,
-    h('div', { class: 'page-head' }, back, h('h1', { id: 'incident-title' }, str(i.title) || id), statusBadge(status, 'incStatus')),
+    h('div', { class: 'page-head' }, back, h('h1', { id: 'incident-title' }, str(i.title) || id), statusBadge(status, 'incStatus'),
+      h('span', { id: 'incident-grade-badge' }, gradeBadge(i.grade, i.grade_code)),
+      i.reported ? h('span', { class: 'tag reported' }, t('inc.reportedTag')) : null),
     actions,
     h('div', { class: 'two-col' },
-      panel(t('inc.detail'), dl),
+      h('div', { class: 'col' }, panel(t('inc.detail'), dl), gradingPanel(i, id, redraw)),
       panel(t('inc.timeline'), timelineEl, noteForm)),
-    panel(t('inc.alerts'), table<Doc>([
+    h('section', { class: 'panel', id: 'incident-notices-panel' },
+      h('h2', { class: 'panel-title' }, t('inc.notices'), h('span', { class: 'panel-note' }, t('inc.noticesNote'))),
+      noticesEl,
+      isAnalyst() ? noticeForm(id, notices, status === 'closed', () => void reloadNotices()) : null),
+    // A regulator is not shown the SOC's raw alerts (the server sends none).
+    !hasRole('analyst', 'officer') ? null : panel(t('inc.alerts'), table<Doc>([
       { label: t('col.severity'), cell: (a) => sevBadge(alertSeverity(a)) },
       { label: t('col.rule'), cell: (a) => h('a', { href: `#/alerts/${encodeURIComponent(alertId(a))}` }, alertRule(a)) },
       { label: t('col.source'), cell: (a) => alertSource(a), class: 'mono' },
