@@ -93,11 +93,14 @@ class Proxy:
         self.hold_s = hold_s  # delay before forwarding (to widen a race)
         self.drop_next = 0  # answers to swallow (by hanging past the sender's timeout)
         self.seen: list[str] = []  # idempotency key of every request forwarded
+        self.tamper = False  # change the body on the way (a man in the middle)
         self.app = FastAPI()
 
         @self.app.post("/api/notices")
         async def forward(request: Request) -> Response:
             body = await request.body()
+            if self.tamper:
+                body = body.replace("较大".encode(), "一般".encode(), 1)
             headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-soc-")
                        or k.lower() == "content-type"}
             self.seen.append(headers.get("x-soc-idempotency-key", ""))
@@ -432,6 +435,28 @@ def test_a_notice_signed_with_the_wrong_key_is_rejected_recorded_and_alerted(wor
         assert len(world.held(es, n["idempotency_key"])) == 1
 
     with running(world.receiver(), port):
+        asyncio.run(run())
+
+
+def test_a_notice_tampered_on_the_way_is_refused_and_the_sender_records_it(world: World, es: Elasticsearch) -> None:
+    """A man in the middle lowers the grade in the body: the receiver refuses it (the signature no
+    longer holds) and the sender records the rejection with the receiver's code, and alerts."""
+    receiver, front = free_port(), free_port()
+    proxy = Proxy(f"http://127.0.0.1:{receiver}")
+    proxy.tamper = True
+    s = world.reporting(f"http://127.0.0.1:{front}")
+
+    async def run() -> None:
+        iid = await graded_incident(s)
+        n = await queue(s, iid)
+        async with outbox_of(s) as ob:
+            result = await ob.drain()
+        assert result.rejected == [n["id"]] and len(result.alerts) == 1
+        doc = await notice_doc(s, n["id"])
+        assert doc["state"] == REJECTED and doc["rejection"]["code"] == "bad_signature"
+        assert world.held(es, n["idempotency_key"]) == []
+
+    with running(world.receiver(), receiver), running(proxy.app, front):
         asyncio.run(run())
 
 
