@@ -6,6 +6,8 @@
 A clear 4xx for what the sender must fix, and nothing accepted from a rejected batch:
 401 no or unknown token · 415 not NDJSON/plain text · 413 body or a line too large ·
 400 empty body, or (for JSON sources) lines that are not JSON objects, named by number.
+503 with Retry-After when Kafka is unreachable and the disk spool is full: the batch is not
+(wholly) kept and must be resent; it is never answered 202 and then dropped.
 GET /metrics serves the collector's Prometheus counters; GET /healthz answers 200.
 """
 
@@ -19,7 +21,7 @@ import time
 import orjson
 from aiohttp import web
 
-from collectors.kafka_sink import KafkaSink
+from collectors.kafka_sink import KafkaSink, Ticket
 from collectors.sources import Sources, load_sources
 from soc.config import HttpSettings, Settings
 from soc.metrics import ERRORS, render
@@ -75,14 +77,29 @@ async def ingest(request: web.Request) -> web.Response:
         if bad:
             return _error(400, "not_ndjson", f"lines that are not JSON objects: {bad[:20]}"
                           + (f" and {len(bad) - 20} more" if len(bad) > 20 else ""))
+    if sink.full:  # Kafka away and the spool full: the sender keeps the batch and retries
+        return _spool_full(sink)
     peer = request.remote or "unknown"
+    ticket = Ticket()
     await sink.put(RawBatch(
         messages=lines, received_at_ns=time.time_ns(), collector="http", peer=peer, source_id=source.id,
         format_hint=source.format or "json", charset=source.charset, timezone=source.timezone,
         tenant=source.tenant, device=source.device,
-    ))
+    ), ticket)
     await sink.flush()  # 202 means: in Kafka, or in the disk spool
+    if ticket.refused:
+        return _spool_full(sink)
     return web.json_response({"accepted": len(lines), "source": source.id}, status=202)
+
+
+def _spool_full(sink: KafkaSink) -> web.Response:
+    """503 with Retry-After: the batch is not (wholly) kept, so the sender must resend it (a batch
+    partly spooled before the spool filled is resent whole: the same bytes give the same event
+    ids, so the part already kept is not indexed twice)."""
+    resp = _error(503, "spool_full", f"Kafka is unreachable and the disk spool {sink.spool.dir} is full "
+                  "(Kafka 不可达且本地缓存已满): this batch was not kept; send it again later")
+    resp.headers["Retry-After"] = "5"
+    return resp
 
 
 async def metrics(request: web.Request) -> web.Response:

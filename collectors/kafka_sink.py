@@ -11,14 +11,19 @@ wait, so a full queue drops and counts the drop.
 When Kafka cannot take records (a send fails after the producer's own retries), the sink
 switches to the disk spool (collectors/spool.py): that record and every later one are appended
 there, in order, and a drain task re-sends from the head of the spool until it is empty, then
-the sink goes back to sending directly. The spool is bounded; when it is full a record is
-dropped with reason `spool_full`, counted and logged — the only way a line is lost, and a loud one.
+the sink goes back to sending directly. The spool is bounded; when it is full (its limit, reason
+`spool_full`, or its file system, reason `spool_disk_full`) a record is dropped, counted and
+logged — the only way a line is lost, and a loud one. An input that can tell its sender to retry
+does so instead of losing anything: `full` says the spool refused its last record and has not
+drained since, and a batch put with a Ticket has the lines the spool refused counted on it, not
+dropped, so the HTTP collector answers 503 rather than 202 for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -38,6 +43,18 @@ MAX_BATCH_BYTES = 1024 * 1024  # well under the producer's max_request_size
 _PARTITIONER = DefaultPartitioner()
 
 
+@dataclass
+class Ticket:
+    """Handed in with a batch by an input that can tell its sender to retry (HTTP): the lines of
+    that batch the full spool refused, which the input then answers for (a 503) instead of
+    them being counted as lost."""
+
+    refused: int = 0
+
+
+_Value = tuple[bytes, bytes, int, Ticket | None]  # key, Kafka record, lines, ticket
+
+
 class KafkaSink:
     """One producer per collector process, with the same metrics for every collector."""
 
@@ -53,7 +70,7 @@ class KafkaSink:
     ) -> None:
         self.topic = topic
         self.stage = stage
-        self.queue: asyncio.Queue[RawBatch] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[tuple[RawBatch, Ticket | None]] = asyncio.Queue(maxsize=queue_size)
         self._bootstrap = bootstrap
         self._request_timeout_ms = request_timeout_ms
         self.producer = self._new_producer()
@@ -63,6 +80,7 @@ class KafkaSink:
         self._started = False
         self._pending: set[asyncio.Future[object]] = set()
         self._partition_of: dict[bytes, int] = {}
+        self.full = False  # the spool refused its last record and has not drained since
         SPOOL_BYTES.labels(stage).set(self.spool.bytes)
 
     def _new_producer(self) -> AIOKafkaProducer:
@@ -106,16 +124,17 @@ class KafkaSink:
         """Queue without waiting (UDP); False, counted as dropped, when the queue is full."""
         self._count_in(batch)
         try:
-            self.queue.put_nowait(batch)
+            self.queue.put_nowait((batch, None))
         except asyncio.QueueFull:
             DROPPED.labels(self.stage, "queue_full").inc(len(batch.messages))
             return False
         return True
 
-    async def put(self, batch: RawBatch) -> None:
-        """Queue, waiting for room (TCP, HTTP, files): back-pressure instead of loss."""
+    async def put(self, batch: RawBatch, ticket: Ticket | None = None) -> None:
+        """Queue, waiting for room (TCP, HTTP, files): back-pressure instead of loss. With a
+        ticket, lines the full spool refuses are counted on it, not as dropped."""
         self._count_in(batch)
-        await self.queue.put(batch)
+        await self.queue.put((batch, ticket))
 
     def _count_in(self, batch: RawBatch) -> None:
         RECEIVED.labels(self.stage).inc(len(batch.messages))
@@ -126,19 +145,19 @@ class KafkaSink:
             batches = [await self.queue.get()]
             while len(batches) < SEND_CHUNK and not self.queue.empty():
                 batches.append(self.queue.get_nowait())
-            values = [(b.source_id.encode(), part.encode(), len(part.messages))
-                      for b in batches for part in b.split(MAX_BATCH_LINES, MAX_BATCH_BYTES)]
+            values: list[_Value] = [(b.source_id.encode(), part.encode(), len(part.messages), t)
+                                    for b, t in batches for part in b.split(MAX_BATCH_LINES, MAX_BATCH_BYTES)]
             if self.spooling:
-                for _, value, n in values:
-                    self._to_spool(value, n)
+                for _, value, n, t in values:
+                    self._to_spool(value, n, t)
             else:
                 try:
                     await self._send_many(values)
                 except Exception:  # noqa: BLE001 - the sender must never die: keep the records
                     log.exception("%s: unexpected error while sending; spooling %d batches", self.stage, len(values))
                     self.spooling = True
-                    for _, value, n in values:
-                        self._to_spool(value, n)
+                    for _, value, n, t in values:
+                        self._to_spool(value, n, t)
             for _ in batches:
                 self.queue.task_done()
 
@@ -150,16 +169,16 @@ class KafkaSink:
             part = self._partition_of[key] = _PARTITIONER(key, partitions, partitions)
         return part
 
-    async def _send_many(self, values: list[tuple[bytes, bytes, int]]) -> None:
+    async def _send_many(self, values: list[_Value]) -> None:
         """Append values to per-partition producer batches ourselves: one future per producer
         batch instead of one `send` per value."""
         try:
             partitions = sorted(await self.producer.partitions_for(self.topic))
         except KafkaError as exc:
-            for _, value, n in values:
-                self._failed(value, exc, n)
+            for _, value, n, t in values:
+                self._failed(value, exc, n, t)
             return
-        by_partition: dict[int, list[tuple[bytes, bytes, int]]] = {}
+        by_partition: dict[int, list[_Value]] = {}
         for item in values:
             by_partition.setdefault(self._partition(item[0], partitions), []).append(item)
         for part, items in by_partition.items():
@@ -170,42 +189,43 @@ class KafkaSink:
                 while i < len(items) and batch.append(key=items[i][0], value=items[i][1], timestamp=None) is not None:
                     i += 1
                 if i == start:  # one value larger than a producer batch: the ordinary path handles it
-                    await self._send(*items[i])
+                    await self._send(items[i][0], items[i][1], items[i][2], items[i][3])
                     i += 1
                     continue
-                sent = [(v, n) for _, v, n in items[start:i]]
+                sent = [(v, n, t) for _, v, n, t in items[start:i]]
                 try:
                     fut = await self.producer.send_batch(batch, self.topic, partition=part)
                 except KafkaError as exc:
-                    for v, n in sent:
-                        self._failed(v, exc, n)
+                    for v, n, t in sent:
+                        self._failed(v, exc, n, t)
                     continue
-                lines = sum(n for _, n in sent)
+                lines = sum(n for _, n, _ in sent)
                 IN_FLIGHT.labels(self.stage).inc(lines)
                 self._pending.add(fut)
                 fut.add_done_callback(lambda f, vs=sent, k=lines: self._batch_done(f, vs, k))
 
-    def _batch_done(self, fut: asyncio.Future[object], values: list[tuple[bytes, int]], lines: int) -> None:
+    def _batch_done(self, fut: asyncio.Future[object], values: list[tuple[bytes, int, Ticket | None]],
+                    lines: int) -> None:
         self._pending.discard(fut)
         IN_FLIGHT.labels(self.stage).dec(lines)
         exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
         if exc is None:
             SENT.labels(self.stage).inc(lines)
             return
-        for v, n in values:
-            self._failed(v, exc, n)
+        for v, n, t in values:
+            self._failed(v, exc, n, t)
 
-    async def _send(self, key: bytes, value: bytes, n: int) -> None:
+    async def _send(self, key: bytes, value: bytes, n: int, ticket: Ticket | None) -> None:
         try:
             fut = await self.producer.send(self.topic, value=value, key=key)
         except KafkaError as exc:
-            self._failed(value, exc, n)
+            self._failed(value, exc, n, ticket)
             return
         IN_FLIGHT.labels(self.stage).inc(n)
         self._pending.add(fut)
-        fut.add_done_callback(lambda f: self._batch_done(f, [(value, n)], n))
+        fut.add_done_callback(lambda f: self._batch_done(f, [(value, n, ticket)], n))
 
-    def _failed(self, value: bytes, exc: BaseException, n: int) -> None:
+    def _failed(self, value: bytes, exc: BaseException, n: int, ticket: Ticket | None) -> None:
         ERRORS.labels(self.stage, type(exc).__name__).inc()
         if not self.spooling:
             log.error("%s: Kafka did not take a record (%s: %s); spooling to %s until it does",
@@ -213,20 +233,38 @@ class KafkaSink:
             self.spooling = True
             if self._started:
                 self._tasks.append(asyncio.ensure_future(self._suspend()))
-        self._to_spool(value, n)
+        self._to_spool(value, n, ticket)
 
-    def _to_spool(self, value: bytes, n: int) -> None:
+    def _to_spool(self, value: bytes, n: int, ticket: Ticket | None = None) -> None:
         try:
             self.spool.append(value)
         except SpoolFull as exc:
-            DROPPED.labels(self.stage, "spool_full").inc(n)
-            log.error("%s: %s; %d lines were dropped", self.stage, exc, n)
+            if ticket is not None:
+                ticket.refused += n  # the input answers for them: its sender retries
+            else:
+                DROPPED.labels(self.stage, exc.reason).inc(n)
+            if not self.full:  # once per episode, then the counter speaks
+                log.error("%s: %s; lines are dropped (soc_dropped_total{reason=%r}) until it drains",
+                          self.stage, exc, exc.reason)
+            self.full = True
             return
         SPOOLED.labels(self.stage).inc(n)
         SPOOL_BYTES.labels(self.stage).set(self.spool.bytes)
 
     async def _drain(self) -> None:
-        """While spooling: re-send from the head of the spool, in order; then resume direct sends."""
+        """While spooling: re-send from the head of the spool, in order; then resume direct sends.
+        Never ends: an unexpected error is logged and the round tried again."""
+        while True:
+            try:
+                await self._drain_rounds()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the drain must outlive anything (a spool file gone, EIO)
+                ERRORS.labels(self.stage, "drain").inc()
+                log.exception("%s: the spool drain failed; trying again in 5 s", self.stage)
+                await asyncio.sleep(5)
+
+    async def _drain_rounds(self) -> None:
         backoff = 0.5
         while True:
             if not self.spooling:
@@ -248,7 +286,7 @@ class KafkaSink:
                     continue
             batch = self.spool.peek(DRAIN_BATCH)
             if not batch:
-                self.spooling = False
+                self.spooling = self.full = False
                 log.warning("%s: spool drained; sending directly again", self.stage)
                 continue
             heads = [_peek(v) for v in batch]
@@ -264,6 +302,7 @@ class KafkaSink:
                 continue
             backoff = 0.5
             self.spool.pop(len(batch))
+            self.full = False  # there is room again
             SENT.labels(self.stage).inc(sum(n for _, n in heads))
             SPOOL_BYTES.labels(self.stage).set(self.spool.bytes)
 

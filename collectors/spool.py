@@ -4,10 +4,18 @@ Records are appended to segment files as <4-byte big-endian length><bytes>; a sm
 says how far the drain has got (segment number and byte offset), so a restarted collector
 resumes exactly where it stopped: nothing skipped, at most the last unacknowledged batch sent
 twice (its event ids make that harmless downstream). A consumed segment is deleted.
+
+Each record is written through to the operating system in one call (a record is a whole Kafka
+record, up to a thousand lines, so this costs one system call per batch): once `append` returns,
+the record survives a crash of the collector. A write the file system refuses (ENOSPC, EDQUOT,
+EIO...) is undone (the segment is cut back to where it was) and raised as SpoolFull, like the
+configured limit: the spool stays consistent and usable, and works again once space returns.
+The head is rewritten in place at a fixed width, so moving it never needs a free block.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from pathlib import Path
@@ -17,7 +25,14 @@ _LEN = struct.Struct(">I")
 
 
 class SpoolFull(Exception):
-    """The spool has reached its configured size."""
+    """The spool cannot take the record: its configured size is reached, or its disk is full."""
+
+    def __init__(self, message: str, reason: str = "spool_full") -> None:
+        super().__init__(message)
+        self.reason = reason  # spool_full (the limit) or spool_disk_full (the file system)
+
+
+_HEAD = "{:020d} {:020d}\n"  # fixed width: rewritten in place
 
 
 class DiskSpool:
@@ -29,8 +44,10 @@ class DiskSpool:
         self.dir.mkdir(parents=True, exist_ok=True)
         segs = self._segments()
         self._write_seg = segs[-1] if segs else 0
-        self._writer = open(self._path(self._write_seg), "ab")  # noqa: SIM115 - kept open
+        self._writer = self._open_segment(self._write_seg)
         self._head_seg, self._head_off = self._read_head(segs)
+        self._head_fd = os.open(self.dir / "head", os.O_RDWR | os.O_CREAT, 0o600)
+        self._write_head()
         self._bytes = sum(p.stat().st_size for p in self.dir.glob("*.seg")) - self._head_off
         self._count = self._count_records()
 
@@ -49,10 +66,11 @@ class DiskSpool:
             return (segs[0] if segs else 0), 0
         return seg, off
 
+    def _open_segment(self, seg: int) -> int:
+        return os.open(self._path(seg), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
     def _write_head(self) -> None:
-        tmp = self.dir / "head.tmp"
-        tmp.write_text(f"{self._head_seg} {self._head_off}")
-        os.replace(tmp, self.dir / "head")
+        os.pwrite(self._head_fd, _HEAD.format(self._head_seg, self._head_off).encode(), 0)
 
     def _count_records(self) -> int:
         n = 0
@@ -78,26 +96,38 @@ class DiskSpool:
     # ------------------------------------------------------------------ use
 
     def append(self, record: bytes) -> None:
-        """Add one record at the tail; SpoolFull when that would pass max_bytes."""
+        """Add one record at the tail, written through to the operating system; SpoolFull when
+        that would pass max_bytes, or when the file system refuses the write (nothing of the
+        record is left behind then)."""
         size = len(record) + 4
         if self._bytes + size > self.max_bytes:
             raise SpoolFull(f"spool {self.dir} is full ({self._bytes} of {self.max_bytes} bytes)")
-        if self._writer.tell() + size > SEGMENT_BYTES and self._writer.tell() > 0:
-            self._writer.close()
-            self._write_seg += 1
-            self._writer = open(self._path(self._write_seg), "ab")  # noqa: SIM115
-        self._writer.write(_LEN.pack(len(record)))
-        self._writer.write(record)
+        end = os.fstat(self._writer).st_size
+        try:
+            if end + size > SEGMENT_BYTES and end > 0:
+                writer = self._open_segment(self._write_seg + 1)
+                os.close(self._writer)
+                self._writer, self._write_seg, end = writer, self._write_seg + 1, 0
+            data = memoryview(_LEN.pack(len(record)) + record)
+            while data:
+                data = data[os.write(self._writer, data):]
+        except OSError as exc:
+            try:
+                os.ftruncate(self._writer, end)  # cutting back never needs space
+            except OSError:
+                pass
+            what = errno.errorcode.get(exc.errno or 0, "error")
+            raise SpoolFull(f"spool {self.dir} cannot write: {exc.strerror or exc} ({what})",
+                            reason="spool_disk_full") from exc
         self._bytes += size
         self._count += 1
 
     def flush(self) -> None:
-        """Push appended records to the operating system (they survive a process crash)."""
-        self._writer.flush()
+        """Appended records are already with the operating system (they survive a crash of the
+        process); kept so callers need not know."""
 
     def peek(self, limit: int) -> list[bytes]:
         """Up to `limit` records from the head, without removing them."""
-        self._writer.flush()
         out: list[bytes] = []
         seg, off = self._head_seg, self._head_off
         while len(out) < limit and seg <= self._write_seg:
@@ -113,7 +143,6 @@ class DiskSpool:
 
     def pop(self, n: int) -> None:
         """Remove the first n records (after Kafka acknowledged them) and persist the head."""
-        self._writer.flush()
         while n > 0:
             path = self._path(self._head_seg)
             with open(path, "rb") as f:
@@ -135,13 +164,11 @@ class DiskSpool:
                 if self._head_seg > self._write_seg:
                     break
         if self._count == 0 and self._head_seg == self._write_seg:
-            # Empty: start the segment afresh so the spool does not grow forever.
-            self._writer.close()
-            self._path(self._write_seg).unlink(missing_ok=True)
-            self._write_seg += 1
-            self._head_seg, self._head_off = self._write_seg, 0
-            self._writer = open(self._path(self._write_seg), "ab")  # noqa: SIM115
+            # Empty: cut the segment back to nothing so the spool does not grow forever.
+            os.ftruncate(self._writer, 0)
+            self._head_off = 0
         self._write_head()
 
     def close(self) -> None:
-        self._writer.close()
+        os.close(self._writer)
+        os.close(self._head_fd)

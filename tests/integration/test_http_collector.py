@@ -6,6 +6,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -92,3 +93,49 @@ def test_bad_requests_get_a_clear_4xx_and_nothing_is_accepted(
     if error == "not_ndjson":
         assert "[2, 3]" in answer["message"]  # the sender is told which lines to fix
     assert http_pipeline.metrics("http").get('soc_received_total{stage="collector.http"}', 0.0) == before
+
+
+def test_a_batch_that_meets_a_full_spool_is_refused_503_never_accepted_and_dropped(
+    tmp_path: Path, es: Elasticsearch, kafka: str
+) -> None:
+    """Kafka unreachable and the spool at its limit: the collector answers 503 with Retry-After
+    (the sender keeps the batch), and every line it did answer 202 for is in the spool: the
+    accepted count and the spooled count are the same, and nothing is counted as dropped."""
+    from soc.pipeline import free_port
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"sources:\n  - id: county-b-waf\n    tenant: B县\n    token: {TOKEN}\n")
+    p = new_pipeline(tmp_path, SOC_SOURCES_FILE=str(sources),
+                     SOC_KAFKA__BOOTSTRAP=f"127.0.0.1:{free_port()}",  # nothing listens there
+                     SOC_SPOOL__MAX_BYTES=str(1024 * 1024))  # the smallest limit allowed
+    try:
+        p.start_http_collector()
+        accepted, refused = 0, None
+        batch = b"\n".join([orjson.dumps({"message": "x" * 2000})] * 20)
+        for _ in range(200):  # 40 kB a batch: the 1 MiB spool is full well before 200
+            status, body, headers = post_with_headers(p, batch)
+            if status != 202:
+                refused = (status, body, headers)
+                break
+            accepted += body["accepted"]
+        assert refused is not None, f"{accepted} lines accepted into a 1 MiB spool, none refused"
+        status, body, headers = refused
+        assert status == 503 and body["error"] == "spool_full" and headers.get("Retry-After"), refused
+        assert post_with_headers(p, batch)[0] == 503  # still full: refused again
+        m = p.metrics("http")
+        assert m.get('soc_spooled_total{stage="collector.http"}') == accepted
+        dropped = {k: v for k, v in m.items() if k.startswith("soc_dropped_total") and "collector.http" in k}
+        assert not any(dropped.values()), dropped
+    finally:
+        p.stop()
+        drop_indices(es, p.ns.prefix)
+
+
+def post_with_headers(p: LocalPipeline, body: bytes) -> tuple[int, dict, dict[str, str]]:
+    req = urllib.request.Request(f"http://127.0.0.1:{p.ns.http_port}/v1/logs", data=body, method="POST",
+                                 headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {TOKEN}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, orjson.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, orjson.loads(err.read()), dict(err.headers)
