@@ -20,9 +20,13 @@ def dead_letter(
     topic: str = "",
     received: str | None = None,
     record: dict[str, Any] | None = None,
+    key: str = "",
 ) -> Doc:
-    """A soc.deadletter document; its id is stable, so a replay does not duplicate it."""
-    doc_id = stable_id("deadletter", stage, reason, original)
+    """A soc.deadletter document; its id is stable, so a replay does not duplicate it. By
+    default the id comes from the original bytes; `key` replaces them when those bytes differ
+    from one processing to the next (an event refused by Elasticsearch carries its
+    event.ingested: its own stable id is the key)."""
+    doc_id = stable_id("deadletter", stage, reason, key or original)
     return {
         "@timestamp": now_iso(),
         "ecs": {"version": ECS_VERSION},

@@ -110,4 +110,5 @@ def failure_dead_letter(kind: str, failure: BulkFailure) -> Doc:
         source_id=str(get_path(doc, "soc.source_id", "")),
         topic=kind,
         received=get_path(doc, "soc.received"),
+        key=failure.item.doc_id,  # stable across a replay, unlike the bytes (event.ingested)
     )
