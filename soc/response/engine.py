@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from soc.model import Action, ActionKind, ActionState, Doc, get_path
+from soc.store.bulk import unavailable
 from soc.response.blocks import ACTIVE, PENDING, REJECTED, REMOVING, Block, BlockStore, expiry, normalize_target, utcnow
 from soc.response.playbook import LEVELS, Block as BlockStep, Playbook, Trigger, When
 
@@ -331,6 +332,8 @@ class Responder:
         try:
             iid, created = await self.open_incident(alert, title, f"playbook:{book.id}")
         except Exception as exc:  # noqa: BLE001 - recorded, never stops the playbook
+            if unavailable(exc):
+                raise  # Elasticsearch away: the respond stage waits and runs the playbook again
             act(ActionKind.OPEN_INCIDENT, ActionState.FAILED, title, f"开事件失败: {exc}")
             return False
         extra["incident_id"] = iid
@@ -350,6 +353,8 @@ class Responder:
         try:
             grade, queued, skipped = await self.report(iid, kind, f"playbook:{book.id}")
         except Exception as exc:  # noqa: BLE001 - a refusal (no receiver for the grade...) is recorded, never fatal
+            if unavailable(exc):
+                raise  # Elasticsearch away: the respond stage waits and runs the playbook again
             act(ActionKind.REPORT, ActionState.REVERTED, iid, f"未上报 (not reported): {exc}")
             return True
         act(ActionKind.REPORT, ActionState.APPLIED, iid,
@@ -368,6 +373,8 @@ class Responder:
         try:
             await self.notify(channel, template, alert, extra)
         except Exception as exc:  # noqa: BLE001 - a failed notice is recorded, never stops the playbook
+            if unavailable(exc):
+                raise  # Elasticsearch away: the respond stage waits and runs the playbook again
             act(ActionKind.NOTIFY, ActionState.FAILED, channel, f"通知失败: {exc}")
             return False
         act(ActionKind.NOTIFY, ActionState.APPLIED, channel, f"已用模板 {template} 通知")

@@ -29,6 +29,22 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error says Elasticsearch is away or overloaded for now (refused or timed-out
+    connections, HTTP 429/5xx, a cluster with no master...): worth waiting for, not a verdict on
+    the request. Anything in its cause chain counts."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, TransportError):  # connection refused or reset, timeouts, TLS
+            return True
+        if isinstance(cur, ApiError) and cur.meta.status in TRANSIENT_STATUS:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 @dataclass(slots=True)
 class BulkItem:
     """One document to write; `origin` travels back with a failure (e.g. the Kafka value)."""

@@ -24,9 +24,10 @@ from faust.web import Request, Response, View
 
 from detectors.registry import RuleRegistry
 from soc.config import settings
-from soc.metrics import BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, SENT, render
-from soc.model import ContractError, get_path, loads
-from soc.store.bulk import BulkWriter
+from soc.metrics import (BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, RETRIES, SENT,
+                         render)
+from soc.model import ContractError, Doc, get_path, loads
+from soc.store.bulk import BulkWriter, unavailable
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
 from soc.stream.detect import correlate, detect, expired, state_bytes, tick
@@ -276,7 +277,7 @@ async def respond_agent(stream: faust.StreamT) -> None:
                 await _dead_letter("respond", dead_letter("respond", "contract_invalid", str(exc), data))
                 continue
             try:
-                actions = await RESPONSE.responder.handle(alert)
+                actions = await _run_playbooks(alert)
             except Exception as exc:  # noqa: BLE001 - a playbook's failure never stops the stage
                 log.exception("playbooks failed on alert %s", get_path(alert, "soc.alert.id"))
                 await _dead_letter("respond", dead_letter("respond", "playbook_failed", repr(exc), data))
@@ -286,6 +287,28 @@ async def respond_agent(stream: faust.StreamT) -> None:
                 actions = [record] if record is not None else []
             await _send_actions(actions)
         BATCH_SECONDS.labels("respond").observe(time.perf_counter() - started)
+
+
+async def _run_playbooks(alert: Doc) -> list[Doc]:
+    """The alert's playbooks; while Elasticsearch is away (the blocklist, the actions, the
+    incidents live there) the stage waits and runs them again, with capped backoff, as the index
+    stage does, rather than dead-letter the alert: the response comes late, never not at all.
+    Steps done before the outage struck are done again (actions and blocks keep their ids;
+    a notification may be sent twice)."""
+    backoff, waited = 0.5, 0.0
+    while True:
+        try:
+            return await RESPONSE.responder.handle(alert)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            if waited == 0.0:
+                log.warning("respond: Elasticsearch unavailable (%s); alert %s waits until it is back",
+                            exc, get_path(alert, "soc.alert.id"))
+            RETRIES.labels("respond", "es_unavailable").inc()
+            await asyncio.sleep(backoff)
+            waited += backoff
+            backoff = min(backoff * 2, 30.0)
 
 
 @app.timer(interval=_cfg.response.sweep_interval_s)
