@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.e2e_syslog import machine
 from soc.pipeline import LocalPipeline, Namespace, count, free_port
 
 # ---------------------------------------------------------------------------- shared with the test
@@ -199,6 +200,39 @@ async def describe_group(bootstrap: str, group_id: str) -> Group:
     return Group(state, out)
 
 
+async def group_lag(bootstrap: str, group_id: str, topics: list[str], partitions: int) -> int:
+    """Records of these topics the group has not committed yet (end offset minus committed)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
+        ends = await consumer.end_offsets(tps)
+        return sum(max(0, ends[tp] - max(0, committed[tp].offset if tp in committed else 0)) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def wait_drained(bootstrap: str, group_id: str, topics: list[str], partitions: int, timeout: float) -> float | None:
+    """Poll until the group has committed everything of these topics; when (perf_counter), or
+    None at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if asyncio.run(group_lag(bootstrap, group_id, topics, partitions)) == 0:
+                return time.perf_counter()
+        except Exception:  # noqa: BLE001 - a topic without a commit yet
+            pass
+        time.sleep(0.5)
+    return None
+
+
 def wait_for_group(bootstrap: str, group_id: str, workers: set[int], topics: list[str], partitions: int,
                    timeout: float) -> Group:
     """Poll until the group is stable with exactly these workers, each holding some partitions and
@@ -220,19 +254,6 @@ def wait_for_group(bootstrap: str, group_id: str, workers: set[int], topics: lis
 
 
 # ---------------------------------------------------------------------------- the benchmark
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"nproc {os.cpu_count()} ({cpu}), {mem:.0f} GiB RAM"
 
 
 def cpu_seconds(pid: int, descendants: bool = True) -> float:
