@@ -112,6 +112,8 @@ class SyslogReceiver:
                 await self.sink.put(self.batch(rest, transport, peer, time.time_ns()))
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
             ERRORS.labels("collector.syslog", type(exc).__name__).inc()
+        except asyncio.CancelledError:
+            pass  # the collector stops: this connection ends (asyncio would log each one as an error)
         finally:
             writer.close()
 

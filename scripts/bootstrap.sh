@@ -9,16 +9,16 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
-ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need_apt+=(libpcap0.8)  # BPF filters of live capture
+ldconfig -p 2>/dev/null | grep 'libpcap\.so' >/dev/null || need_apt+=(libpcap0.8)  # BPF filters of live capture
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)  # the nftables response adapter
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)  # its test: packets into a network namespace
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # SM2 interoperability tests of the notices
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)  # builds the web UI (scripts/build-web.sh)
 # The compliance report's PDF (WeasyPrint): Pango, and a Chinese font (also for the UI's screenshots)
-ldconfig -p 2>/dev/null | grep -q 'libpango-1\.0\.so' || need_apt+=(libpango-1.0-0)
-ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1\.0\.so' || need_apt+=(libpangoft2-1.0-0)
+ldconfig -p 2>/dev/null | grep 'libpango-1\.0\.so' >/dev/null || need_apt+=(libpango-1.0-0)
+ldconfig -p 2>/dev/null | grep 'libpangoft2-1\.0\.so' >/dev/null || need_apt+=(libpangoft2-1.0-0)
 command -v fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
-fc-list 2>/dev/null | grep -qi 'wqy\|cjk' || need_apt+=(fonts-wqy-microhei)
+fc-list 2>/dev/null | grep -i 'wqy\|cjk' >/dev/null || need_apt+=(fonts-wqy-microhei)
 if [ -n "${SOC_BROWSER_TESTS:-}" ]; then  # set by scripts/test.sh: Debian's Chromium for the UI's tests
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fi

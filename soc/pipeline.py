@@ -263,6 +263,26 @@ class LocalPipeline:
                 out[name] = float(value)
         return out
 
+    # ------------------------------------------------------------------ faults (tests/faults)
+
+    def kill(self, which: str) -> int | None:
+        """SIGKILL one process of the pipeline ("worker", "collector", "http", "file", ...) and
+        its process group, as a crash or the OOM killer would; its exit status, None if it was
+        not running."""
+        proc: subprocess.Popen[bytes] | None = getattr(self, which)
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return proc.wait()
+
+    def alive(self, which: str) -> bool:
+        """Whether the process of that name ("worker", "collector", "http", "file") is running."""
+        proc: subprocess.Popen[bytes] | None = getattr(self, which)
+        return proc is not None and proc.poll() is None
+
 
 def count(es: Any, index: str, query: dict[str, Any] | None = None) -> int:
     """Documents in index (after a refresh), 0 if it does not exist yet.

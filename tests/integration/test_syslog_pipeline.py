@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -225,3 +226,38 @@ def test_many_concurrent_senders_lose_nothing(pipeline: LocalPipeline, es: Elast
         t.join()
     expected = senders * per_sender
     assert wait_for_count(es, f"{p}-events-*", expected, WAIT, _marker_query(marker)) == expected
+
+
+def test_a_collector_stopped_with_connections_open_stops_cleanly(tmp_path: Path, es: Elasticsearch, kafka: str) -> None:
+    """An operator stops the collector (SIGTERM) while devices hold their TCP connections open:
+    what it had received is delivered, it exits 0, and its log has no error or traceback (a
+    stop used to log one asyncio 'CancelledError' traceback per open connection)."""
+    import signal
+    import socket
+
+    from .conftest import drop_indices, new_pipeline
+
+    p = new_pipeline(tmp_path)
+    try:
+        p.start_collector()
+        marker = f"stop{uuid.uuid4().hex[:8]}"
+        open_conns = []
+        for i in range(5):
+            s = socket.create_connection(("127.0.0.1", p.ns.syslog_port))
+            s.sendall(f"<13>Dec  7 10:00:00 host{i} app: {marker} open {i}\n".encode())
+            open_conns.append(s)
+        deadline = time.monotonic() + 30
+        sent = 'soc_sent_total{stage="collector.syslog"}'
+        while p.metrics("collector").get(sent, 0) < 5:
+            assert time.monotonic() < deadline, p.tail("collector")
+            time.sleep(0.2)
+        assert p.collector is not None
+        p.collector.send_signal(signal.SIGTERM)
+        assert p.collector.wait(timeout=60) == 0
+        log = (p.log_dir / "collector.log").read_text(errors="replace")
+        assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+        for s in open_conns:
+            s.close()
+    finally:
+        p.stop()
+        drop_indices(es, p.ns.prefix)
