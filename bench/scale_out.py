@@ -7,9 +7,9 @@ same lines, each in a namespace of its own (topic prefix, index prefix, consumer
    worker a share of the partitions (copartitioned: partition p of every topic to one worker).
 
 The lines come from four loopback addresses, one per partition of soc.raw: a collector keys a
-batch by its source id (`syslog:<peer address>`), and so does normalize on soc.events, so the
-traffic of one sender sits on one partition and one worker. Four senders (four devices) spread
-it over the four partitions, as the devices of a city would.
+batch by its source id (`syslog:<peer address>`), so the traffic of one sender sits on one
+partition and one worker (which normalizes, detects on and indexes its events). Four senders
+(four devices) spread it over the four partitions, as the devices of a city would.
 
 Each run sends its lines as fast as the collector takes them and measures the sustained rate
 between 10 % and 90 % indexed (start-up excluded, as bench/e2e_syslog.py does); it must end with
@@ -54,7 +54,7 @@ from soc.pipeline import LocalPipeline, Namespace, count, free_port
 
 def sources_per_partition(partitions: int) -> list[str]:
     """One loopback address per partition: the source id `syslog:<address>` of a sender from it
-    is keyed (murmur2, the producers' default partitioner) to partition i of soc.raw and soc.events."""
+    is keyed (murmur2, the producers' default partitioner) to partition i of soc.raw."""
     from aiokafka.partitioner import DefaultPartitioner
 
     partitioner = DefaultPartitioner()
@@ -325,7 +325,7 @@ def run(n_workers: int, per_source: dict[str, list[bytes]], warm: dict[str, list
     prefix = ns.prefix
     n = sum(len(v) for v in per_source.values())
     n_warm = sum(len(v) for v in warm.values())
-    topics = [settings.topic(t) for t in ("raw", "events", "correlate")]
+    topics = [settings.topic(t) for t in ("raw", "correlate")]
     try:
         pipeline.start_collector()
         pipeline.start_worker()

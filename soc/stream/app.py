@@ -1,14 +1,18 @@
 """The Faust app: its configuration, its topics and the agents of every stage.
 
-    soc.raw ─normalize─▶ soc.events ─detect─▶ soc.alerts ─respond─▶ soc.actions
-                    └──▶ soc.deadletter        └─▶ soc.correlate ─correlate─┘
-    soc.events, soc.alerts, soc.actions, soc.deadletter ─index─▶ Elasticsearch
+    soc.raw ─normalize, detect, index.events─▶ Elasticsearch (events)
+               ├─▶ soc.alerts ─respond─▶ soc.actions
+               ├─▶ soc.correlate ─correlate─▶ soc.alerts
+               └─▶ soc.deadletter
+    soc.alerts, soc.actions, soc.deadletter ─index─▶ Elasticsearch
 
-Every message is bytes on the wire (the `raw` codec): RawRecord's own encoding on soc.raw,
-orjson-encoded ECS documents elsewhere. Agents consume in batches (stream.take); Faust acks a
-batch's offsets only after the loop body has handled it, and flushes the producer before it
-commits, so a crash at any point re-delivers rather than loses (at least once; deterministic
-ids make the repeats harmless).
+The events themselves never cross Kafka: one agent on soc.raw normalizes a batch, runs the
+rules on its events and bulk-writes them (docs/architecture.md says why). Every message is
+bytes on the wire (the `raw` codec): RawRecord's own encoding on soc.raw, orjson-encoded ECS
+documents elsewhere. Agents consume in batches (stream.take); Faust acks a batch's offsets only
+after the loop body has handled it, and flushes the producer before it commits, so a crash at
+any point re-delivers rather than loses (at least once; deterministic ids make the repeats
+harmless).
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ from soc.config import settings
 from soc.metrics import (BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, RETRIES, SENT,
                          render)
 from soc.model import ContractError, Doc, get_path, loads
-from soc.store.bulk import BulkWriter, unavailable
+from soc.store.bulk import BulkItem, BulkWriter, unavailable
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
 from soc.stream.detect import correlate, detect, expired, state_bytes, tick
-from soc.stream.index import UNINDEXABLE, bulk_items, failure_dead_letter, observe_ingest_latency
+from soc.stream.index import UNINDEXABLE, bulk_items, event_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
 from soc.response.service import build as build_response
@@ -83,7 +87,6 @@ def _topic(short: str) -> faust.TopicT:
 
 
 raw_topic = _topic("raw")
-events_topic = _topic("events")
 correlate_topic = _topic("correlate")
 alerts_topic = _topic("alerts")
 actions_topic = _topic("actions")
@@ -130,43 +133,52 @@ def _timed(stage: str, n: int) -> float:
 
 @app.agent(raw_topic, name="normalize")
 async def normalize_agent(stream: faust.StreamT) -> None:
-    """Parse every raw line into ECS; what cannot be parsed goes to soc.deadletter."""
+    """The hot path, three stages in one agent so that no event makes a Kafka round trip:
+    normalize every line of a batch of soc.raw (what cannot be parsed goes to soc.deadletter),
+    run the Sigma rules on each event (alerts to soc.alerts, matches to soc.correlate), then
+    bulk-write the events (refusals to soc.deadletter). The batch is acked, so its offsets
+    committed, only after that write: while Elasticsearch is away the stage waits and commits
+    nothing. A take() batch of many large records is handled in parts of about batch_size
+    lines, which bounds the events held at once."""
+    writer = BulkWriter(
+        async_client(_cfg), "index.events", _cfg.worker.bulk_max_bytes, _cfg.worker.retry_max_backoff_s
+    )
     async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
-        started = time.perf_counter()
-        received = sent = 0
-        for data in batch:
+        events: list[Doc] = []
+        started, received = time.perf_counter(), 0
+        for n, data in enumerate(batch, 1):
             for key, doc in normalize(data, ENRICHERS):
                 received += 1
                 if key is None:
                     await _dead_letter("normalize", doc)
                 else:
-                    await events_topic.send(key=key, value=orjson.dumps(doc))
-                    sent += 1
-        RECEIVED.labels("normalize").inc(received)  # lines, not Kafka records
-        SENT.labels("normalize").inc(sent)
-        BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - started)
-
-
-@app.agent(events_topic, name="detect")
-async def detect_agent(stream: faust.StreamT) -> None:
-    """Run the Sigma rules on every event; feed correlation windows; raise alerts."""
-    async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
-        started = _timed("detect", len(batch))
-        alerts = 0
-        for data in batch:
-            try:
-                doc = loads(data)
-            except ContractError as exc:
-                await _dead_letter("detect", dead_letter("detect", "contract_invalid", str(exc), data, topic="events"))
+                    events.append(doc)
+            if received < _cfg.worker.batch_size and n < len(batch):
                 continue
-            found, matches = detect(RULES.ruleset, doc, suppression=RULES.suppression_s > 0)
-            for alert in found:
-                await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
-            for key, match in matches:
-                await correlate_topic.send(key=key, value=orjson.dumps(match))
-            alerts += len(found)
-        SENT.labels("detect").inc(alerts)
-        BATCH_SECONDS.labels("detect").observe(time.perf_counter() - started)
+            RECEIVED.labels("normalize").inc(received)  # lines, not Kafka records
+            SENT.labels("normalize").inc(len(events))
+            BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - started)
+            if events:
+                await _detect(events)
+                started = _timed("index.events", len(events))
+                await _index("events", writer, event_items(_cfg.elastic.index_prefix, events), [], started)
+            events, started, received = [], time.perf_counter(), 0
+
+
+async def _detect(events: list[Doc]) -> None:
+    """Run the Sigma rules on every event; feed correlation windows; raise alerts."""
+    started = _timed("detect", len(events))
+    ruleset, suppression = RULES.ruleset, RULES.suppression_s > 0  # a reload replaces them whole
+    alerts = 0
+    for doc in events:
+        found, matches = detect(ruleset, doc, suppression=suppression)
+        for alert in found:
+            await _send_alert(alert)
+        for key, match in matches:
+            await correlate_topic.send(key=key, value=orjson.dumps(match))
+        alerts += len(found)
+    SENT.labels("detect").inc(alerts)
+    BATCH_SECONDS.labels("detect").observe(time.perf_counter() - started)
 
 
 # Window state per correlation group, changelogged to Kafka: a restarted worker, or the worker
@@ -427,8 +439,31 @@ async def _dead_letter(stage: str, doc: dict) -> None:
     await deadletter_topic.send(key=doc["event"]["id"].encode(), value=orjson.dumps(doc))
 
 
+async def _index(kind: str, writer: BulkWriter, items: list[BulkItem], dead: list[Doc], started: float) -> None:
+    """Write one batch of documents of a kind; what Elasticsearch refuses for good, and the
+    messages that were no documents (`dead`), go to soc.deadletter. Returns once every document
+    is written or dead-lettered (BulkWriter retries the rest for as long as it takes)."""
+    stage = f"index.{kind}"
+    result = await writer.write(items)
+    if kind == "events":
+        observe_ingest_latency(items, result.failures)
+    for failure in result.failures:
+        if kind == "deadletter" and get_path(failure.item.doc, "soc.deadletter.reason") == UNINDEXABLE:
+            # Even the minimal record was refused: do not loop; say so loudly instead.
+            DROPPED.labels(stage, UNINDEXABLE).inc()
+            log.error("dead letter %s cannot be indexed (%s); it stays in the topic %s",
+                      failure.item.doc_id, failure.detail, deadletter_topic.get_topic_name())
+            continue
+        dead.append(failure_dead_letter(kind, failure))
+    for doc in dead:
+        await _dead_letter(stage, doc)
+    SENT.labels(stage).inc(result.written)
+    BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
+
+
 def _index_agent(kind: str, topic: faust.TopicT) -> None:
-    """One bulk-indexing agent per topic, all of the same shape."""
+    """One bulk-indexing agent per topic, all of the same shape (events are written by the
+    normalize agent itself)."""
     stage = f"index.{kind}"
 
     async def index_stream(stream: faust.StreamT) -> None:
@@ -438,28 +473,13 @@ def _index_agent(kind: str, topic: faust.TopicT) -> None:
         async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
             started = _timed(stage, len(batch))
             items, dead = bulk_items(kind, _cfg.elastic.index_prefix, batch)
-            result = await writer.write(items)
-            if kind == "events":
-                observe_ingest_latency(items, result.failures)
-            for failure in result.failures:
-                if kind == "deadletter" and get_path(failure.item.doc, "soc.deadletter.reason") == UNINDEXABLE:
-                    # Even the minimal record was refused: do not loop; say so loudly instead.
-                    DROPPED.labels(stage, UNINDEXABLE).inc()
-                    log.error("dead letter %s cannot be indexed (%s); it stays in the topic %s",
-                              failure.item.doc_id, failure.detail, deadletter_topic.get_topic_name())
-                    continue
-                dead.append(failure_dead_letter(kind, failure))
-            for doc in dead:
-                await _dead_letter(stage, doc)
-            SENT.labels(stage).inc(result.written)
-            BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
+            await _index(kind, writer, items, dead, started)
 
     index_stream.__name__ = index_stream.__qualname__ = f"index_{kind}"
     app.agent(topic, name=stage)(index_stream)
 
 
 for _kind, _topic_obj in (
-    ("events", events_topic),
     ("alerts", alerts_topic),
     ("actions", actions_topic),
     ("deadletter", deadletter_topic),

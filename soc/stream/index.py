@@ -1,6 +1,7 @@
-"""Stage index: ECS documents from Kafka -> Elasticsearch, idempotent by document id.
+"""Stage index: ECS documents -> Elasticsearch, idempotent by document id.
 
-Which index and which id, per topic:
+Events come straight from normalize in the same process (`event_items`); alerts, actions and
+dead letters from their Kafka topics (`bulk_items`). Which index and which id, per kind:
   events      {prefix}-events-YYYY.MM.DD (UTC day of @timestamp)   event.id
   alerts      {prefix}-alerts                                       soc.alert.id
   actions     {prefix}-actions                                      soc.action.id
@@ -64,6 +65,18 @@ def bulk_items(kind: str, prefix: str, batch: Sequence[bytes]) -> tuple[list[Bul
     if len(latest) < len(items):
         items = list(latest.values())
     return items, dead
+
+
+def event_items(prefix: str, docs: Sequence[Doc]) -> list[BulkItem]:
+    """Bulk items for events normalized in this process: each document serialized once, those
+    bytes both the request body and what a refusal's dead letter carries (`origin`). Two events
+    of the batch with one id (a re-sent line) are written once."""
+    items: dict[tuple[str, str], BulkItem] = {}
+    for doc in docs:
+        body = orjson.dumps(doc)
+        item = BulkItem(index=events_index(prefix, doc), doc_id=str(doc["event"]["id"]), doc=doc, origin=body, body=body)
+        items[(item.index, item.doc_id)] = item
+    return list(items.values())
 
 
 # What analysts set on an alert (the triage): a later revision of the same alert must keep it.

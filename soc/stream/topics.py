@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from soc.config import Settings
 
-# name -> what flows on it (docs/architecture.md has the contracts)
+# name -> what flows on it (docs/architecture.md has the contracts). No topic carries the events
+# themselves: the worker that normalizes a raw batch also detects on and indexes its events.
 TOPICS: dict[str, str] = {
     "raw": "RawRecord: header line + original bytes, keyed by source id",
-    "events": "ECS event documents, keyed by source id",
     "correlate": "rule matches feeding correlation windows, keyed by rule and group-by values",
     "alerts": "ECS alert documents, keyed by alert id",
     "actions": "ECS action documents, keyed by alert id",

@@ -5,10 +5,11 @@ workers), correlation results are identical to those of one worker, and killing 
 mid-stream loses nothing while the other takes over its partitions and its window state.
 
 The lines come from four loopback addresses, one per partition of soc.raw (a collector keys a
-batch by its source id, `syslog:<peer address>`, and so does normalize on soc.events): four
-devices, each one a host that logs its own sshd failures, so each worker gets its share of the
-traffic from the first stage on. Every correlation group (source address, host) is attacked
-through one device only, so its matches reach its soc.correlate partition in one order.
+batch by its source id, `syslog:<peer address>`; the worker holding that partition normalizes,
+detects on and indexes its events): four devices, each one a host that logs its own sshd
+failures, so each worker gets its share of the traffic from the first stage on. Every
+correlation group (source address, host) is attacked through one device only, so its matches
+reach its soc.correlate partition in one order.
 
 The second worker is the same `soc worker` command with the same environment as the first,
 except its web port and data directory (bench/scale_out.py: ScaleOutPipeline; LocalPipeline
@@ -255,7 +256,7 @@ def start(p: ScaleOutPipeline, workers: int) -> Group:
     for _ in range(workers - 1):
         p.add_worker()
     ports = set(p.workers())
-    topics = [s.topic(t) for t in ("raw", "events", "correlate")]
+    topics = [s.topic(t) for t in ("raw", "correlate")]
     group = wait_for_group(s.kafka_bootstrap, s.worker.app_id, ports, topics, s.kafka.partitions, 120)
     assert set(group.members) == ports and group.state == "Stable", (
         f"{workers} workers did not form one group: {group}\n{p.tail('worker')}")
@@ -456,7 +457,7 @@ def test_sigkill_one_of_two_workers_mid_stream(pipelines: Callable[[], ScaleOutP
 
     # The survivor takes over every partition once the group gives up on the dead worker
     # (worker.session_timeout_s), and rebuilds the dead worker's windows from the changelog.
-    topics = [s.topic(t) for t in ("raw", "events", "correlate")]
+    topics = [s.topic(t) for t in ("raw", "correlate")]
     group = wait_for_group(s.kafka_bootstrap, s.worker.app_id, {survivor}, topics, partitions,
                            s.worker.session_timeout_s * 4 + 60)
     assert set(group.members) == {survivor}, f"no takeover: {group}\n{p.tail(p.log_name(survivor))}"

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from soc.model import RawRecord, get_path
+from soc.model import RawBatch, RawRecord, get_path
 from soc.store.bulk import BulkItem, BulkWriter
 from soc.store.templates import index_templates
 from soc.stream.deadletter import original_bytes
-from soc.stream.index import bulk_items
+from soc.stream.index import bulk_items, event_items
 from soc.stream.normalize import normalize
 from soc.stream.respond import respond
 
@@ -265,6 +265,35 @@ def test_distinct_events_in_a_batch_are_all_written() -> None:
     batch = [event_doc("2026-03-01T00:00:00Z", f"e{k}") for k in range(50)]
     items, _ = bulk_items("events", "soc", batch)
     assert [i.doc_id for i in items] == [f"e{k}" for k in range(50)]
+
+
+def raw_batch(messages: list[bytes]) -> bytes:
+    first = RawRecord(messages[0], RECEIVED_NS, "syslog-tcp", f"{PEER_IP}:514", f"syslog:{PEER_IP}")
+    return RawBatch.of(first, messages).encode()
+
+
+def test_events_of_a_raw_batch_are_written_under_their_own_id_and_day() -> None:
+    """The normalize agent indexes its events itself: each document is serialized once, and
+    those bytes are the body and what a refusal's dead letter carries."""
+    data = raw_batch([SSHD_LINE.encode(), b"<13>1 2026-03-01T23:59:59.5-02:00 h app - - - late"])
+    docs = [doc for _, doc in normalize(data)]
+    items = event_items("soc", docs)
+    assert [(i.index, i.doc_id) for i in items] == [
+        ("soc-events-2026.03.01", docs[0]["event"]["id"]), ("soc-events-2026.03.02", docs[1]["event"]["id"])]
+    for item, doc in zip(items, docs, strict=True):
+        assert item.body == item.origin and orjson.loads(item.body) == doc
+        assert item.op == "index"
+
+
+def test_a_raw_batch_delivered_again_gives_the_same_documents_and_a_repeated_line_one() -> None:
+    lines = [SSHD_LINE.encode(), b"<13>untimed line", b"<13>untimed line", SSHD_LINE.encode()]
+    data = raw_batch(lines)
+    first = event_items("soc", [doc for _, doc in normalize(data)])
+    again = event_items("soc", [doc for _, doc in normalize(data)])
+    # The timed line sent twice is one event; the two untimed lines stay two (their place in
+    # the batch is in their id); a re-delivery makes the same ids.
+    assert len(first) == 3
+    assert [(i.index, i.doc_id) for i in first] == [(i.index, i.doc_id) for i in again]
 
 
 def test_every_index_written_matches_exactly_one_template() -> None:
