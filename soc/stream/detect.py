@@ -159,6 +159,22 @@ def correlate(
     return new_state, [] if window is None else [_alert(spec, window, match["group"], ctx)], late
 
 
+def correlate_all(
+    specs: dict[str, CorrelationSpec], state: dict[str, Any] | None, matches: list[Doc], lateness_ms: int
+) -> tuple[dict[str, Any] | None, list[Doc], int]:
+    """Feed a group's matches into its window in order, as `correlate` one after another would:
+    (the state after the last, every alert document on the way, how many came late)."""
+    alerts: list[Doc] = []
+    late = 0
+    for match in matches:
+        new_state, found, was_late = correlate(specs, state, match, lateness_ms)
+        if new_state is not None:
+            state = new_state
+        alerts += found
+        late += was_late
+    return state, alerts, late
+
+
 def _alert(spec: CorrelationSpec, window: WindowAlert, group_key: str, ctx: Doc) -> Doc:
     alert = Alert(
         rule_id=spec.meta.id,

@@ -465,3 +465,34 @@ def test_held_window_states_take_their_own_size_not_a_serializer_buffer() -> Non
     tracemalloc.stop()
     assert used < 1000 * 2 * len(held[0]) + 16_000
     assert orjson.loads(held[0]) == state
+
+
+def test_a_groups_matches_batched_in_one_message_alert_as_one_by_one(rules) -> None:
+    """The worker sends a group's matches of one batch as one soc.correlate message (a list);
+    fed at once they give the same state and the same alerts, revisions included, as fed one
+    message each: two attackers, bursts and a quiet gap, cut into batches of every size."""
+    from soc.stream.detect import correlate_all
+
+    events = [sshd_failure(k, START + timedelta(seconds=5 * k)) for k in range(8)]
+    events += [sshd_failure(k, START + timedelta(seconds=5 * k + 1), ip="198.51.100.9") for k in range(6)]
+    events += [sshd_failure(100 + k, START + timedelta(minutes=10, seconds=k)) for k in range(6)]
+    events.sort(key=lambda e: e["@timestamp"])
+    specs = {c.meta.id: c for c in rules.correlations}
+    matches: list[tuple[bytes, dict]] = []
+    for doc in events:
+        matches += [(k, orjson.loads(orjson.dumps(m))) for k, m in detect(rules, doc)[1]]
+    _, one_by_one = run_pipeline(rules, events)
+    assert len({a["event"]["id"] for a in one_by_one}) == 3 and len(one_by_one) > 3  # three alerts, revised
+    for size in (1, 2, 3, 7, len(matches)):
+        states: dict[bytes, dict | None] = {}
+        got: list[dict] = []
+        for start in range(0, len(matches), size):
+            groups: dict[bytes, list[dict]] = {}
+            for key, match in matches[start:start + size]:
+                groups.setdefault(key, []).append(match)
+            for key, group in groups.items():
+                states[key], alerts, late = correlate_all(specs, states.get(key), group, LATE)
+                assert late == 0
+                got += alerts
+        strip = lambda docs: [{**d, "event": {k: v for k, v in d["event"].items() if k != "created"}} for d in docs]  # noqa: E731
+        assert sorted(map(orjson.dumps, strip(got))) == sorted(map(orjson.dumps, strip(one_by_one))), size
