@@ -38,7 +38,7 @@ args=("$@")
 [ $# -gt 0 ] || args=(-q)
 case " $* " in
   *" tests/"*|*" ./tests/"*) ;;
-  *) args+=(tests/faults) ;;
+  *) args+=(tests/faults tests/integration/test_scale_out.py) ;;
 esac
 set +e
 python -m pytest -m faults "${args[@]}"

@@ -108,6 +108,9 @@ class WorkerSettings(BaseModel):
     correlation_expiry_interval_s: float = Field(60.0, gt=0)
     # How soon Kafka gives a dead worker's partitions to the others (faust's default is 60 s).
     session_timeout_s: float = Field(15.0, ge=6)
+    # A worker whose group has records waiting while it makes no progress for this long starts
+    # itself afresh (soc/stream/watchdog.py: faust can hang after a rebalance); 0: never.
+    stuck_s: float = Field(120.0, ge=0)
 
 
 class AllowEntry(BaseModel):

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
+from typing import Any
 
 import faust
 import orjson
@@ -29,15 +31,16 @@ from faust.web import Request, Response, View
 from detectors.registry import RuleRegistry
 from soc.config import settings
 from soc.metrics import (BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, RETRIES, SENT,
-                         render)
+                         REGISTRY, render)
 from soc.model import ContractError, Doc, get_path, loads
 from soc.store.bulk import BulkItem, BulkWriter, unavailable
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
-from soc.stream.detect import correlate, detect, expired, state_bytes, tick
+from soc.stream.detect import correlate_all, detect, expired, state_bytes, tick
 from soc.stream.index import UNINDEXABLE, bulk_items, event_items, failure_dead_letter, observe_ingest_latency
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
+from soc.stream.watchdog import Watchdog
 from soc.response.service import build as build_response
 
 log = logging.getLogger(__name__)
@@ -170,13 +173,16 @@ async def _detect(events: list[Doc]) -> None:
     started = _timed("detect", len(events))
     ruleset, suppression = RULES.ruleset, RULES.suppression_s > 0  # a reload replaces them whole
     alerts = 0
+    groups: dict[bytes, list[Doc]] = {}  # a group's matches of this batch, in event order
     for doc in events:
         found, matches = detect(ruleset, doc, suppression=suppression)
         for alert in found:
             await _send_alert(alert)
         for key, match in matches:
-            await correlate_topic.send(key=key, value=orjson.dumps(match))
+            groups.setdefault(key, []).append(match)
         alerts += len(found)
+    for key, group in groups.items():  # one soc.correlate message per group and batch
+        await correlate_topic.send(key=key, value=orjson.dumps(group))
     SENT.labels("detect").inc(alerts)
     BATCH_SECONDS.labels("detect").observe(time.perf_counter() - started)
 
@@ -203,33 +209,46 @@ async def correlate_agent(stream: faust.StreamT) -> None:
     async for key, data in stream.items():
         specs = RULES.specs  # replaced as a whole on a reload
         try:
-            match = loads(data)
+            matches = _matches(data)
         except ContractError as exc:
             RECEIVED.labels("correlate").inc()
             await _dead_letter("correlate", dead_letter("correlate", "contract_invalid", str(exc), data))
             continue
         raw_state = windows.get(key)
         state = orjson.loads(raw_state) if raw_state else None
-        if "expire" in match:  # from expire_idle_groups, on this key's own partition
+        if len(matches) == 1 and "expire" in matches[0]:  # from expire_idle_groups, on this key's own partition
             if raw_state is None:
                 continue
-            alerts, gone = tick(specs, key.decode(errors="replace"), state, int(match["expire"]), lateness_ms)
+            alerts, gone = tick(specs, key.decode(errors="replace"), state, int(matches[0]["expire"]), lateness_ms)
             if gone:
                 del windows[key]
                 EXPIRED.inc()
             elif alerts:
                 windows[key] = state_bytes(state)
         else:
-            RECEIVED.labels("correlate").inc()
-            _WATERMARK[0] = max(_WATERMARK[0], int(match.get("ts", 0)))
-            new_state, alerts, late = correlate(specs, state, match, lateness_ms)
+            RECEIVED.labels("correlate").inc(len(matches))  # matches, not messages
+            _WATERMARK[0] = max(_WATERMARK[0], *(int(m.get("ts", 0)) for m in matches))
+            new_state, alerts, late = correlate_all(specs, state, matches, lateness_ms)
             if late:
-                DROPPED.labels("correlate", "late").inc()
+                DROPPED.labels("correlate", "late").inc(late)
             if new_state is not None:
                 windows[key] = state_bytes(new_state)
         for alert in alerts:
             await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
             SENT.labels("correlate").inc()
+
+
+def _matches(data: bytes) -> list[Doc]:
+    """A soc.correlate message: a group's matches of one batch (a list), or one object (an
+    expiry tick, or a match written before matches were batched)."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"not a JSON document: {exc}") from exc
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(m, dict) for m in items):
+        raise ContractError("not a JSON object or a non-empty list of them")
+    return items
 
 
 @app.timer(interval=_cfg.worker.rules_reload_interval_s)
@@ -487,13 +506,62 @@ for _kind, _topic_obj in (
     _index_agent(_kind, _topic_obj)
 
 
+_ARGV: list[str] = ["-m", "soc.cli", "worker"]
+_WATCHDOG = Watchdog(_cfg.worker.stuck_s)
+_LAG: list[Any] = []  # the admin client and consumer the watchdog measures the backlog with
+
+
+async def _backlog() -> int | None:
+    """Records of the group's topics not yet committed by the group; None when unknown."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    try:
+        if not _LAG:
+            admin = AIOKafkaAdminClient(bootstrap_servers=_cfg.kafka_bootstrap, request_timeout_ms=10000)
+            ends = AIOKafkaConsumer(bootstrap_servers=_cfg.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+            await admin.start()
+            await ends.start()
+            _LAG[:] = [admin, ends]
+        admin, ends = _LAG
+        tps = [TopicPartition(_cfg.topic(t), n) for t in ("raw", "correlate", "alerts", "actions", "deadletter")
+               for n in range(_cfg.kafka.partitions)]
+        committed = await asyncio.wait_for(admin.list_consumer_group_offsets(_cfg.worker.app_id, partitions=tps), 15)
+        end = await asyncio.wait_for(ends.end_offsets(tps), 15)
+    except Exception:  # noqa: BLE001 - Kafka away, the group not there yet: unknown, not stuck
+        return None
+    return sum(max(0, end[tp] - max(0, committed[tp].offset if tp in committed else 0)) for tp in tps)
+
+
+def _progress() -> float:
+    """Everything this worker has counted: received, sent, retried (waiting for Elasticsearch
+    counts as work too)."""
+    return sum(sample.value for metric in REGISTRY.collect()
+               if metric.name in ("soc_received", "soc_sent", "soc_retries")
+               for sample in metric.samples if sample.name.endswith("_total"))
+
+
+@app.timer(interval=10.0)
+async def watchdog() -> None:
+    """Re-execute this worker when its group has work waiting and it makes no progress."""
+    if not _cfg.worker.stuck_s:
+        return
+    reason = _WATCHDOG.observe(time.monotonic(), _progress(), await _backlog())
+    if reason is None:
+        return
+    log.critical("worker %s: %s; starting afresh (same command, new process)", _cfg.worker.app_id, reason)
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, *_ARGV])
+
+
 def run_worker(extra_args: list[str]) -> None:
     """`soc worker`: topics and templates ensured, then a Faust worker with this app's agents."""
     import asyncio
 
     from soc.store.setup import setup_all
 
+    _ARGV[:] = ["-m", "soc.cli", "worker", *extra_args]  # what the watchdog re-executes
     for line in asyncio.run(setup_all(_cfg)):
         log.warning("%s", line)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", *extra_args]
+    sys.argv = [sys.argv[0], "worker", "--loglevel", os.environ.get("SOC_WORKER_LOGLEVEL", "warn"), *extra_args]
     app.main()

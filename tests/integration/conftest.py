@@ -7,6 +7,7 @@ so tests never see each other's data, and its own worker and collector processes
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -131,3 +132,14 @@ def lab() -> Iterator[NetLab]:
     net = NetLab.create()
     yield net
     net.delete()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `faults` here is a fault drill kept beside the tests it shares its helpers
+    with: only scripts/faults.sh (SOC_FAULT_DRILLS=1) runs it, never the suite."""
+    if os.environ.get("SOC_FAULT_DRILLS") == "1":
+        return
+    drills = [item for item in items if item.get_closest_marker("faults")]
+    if drills:
+        config.hook.pytest_deselected(items=drills)
+        items[:] = [item for item in items if not item.get_closest_marker("faults")]

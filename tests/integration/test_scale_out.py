@@ -237,7 +237,9 @@ def pipelines(tmp_path: Path, es: Elasticsearch, kafka: str) -> Iterator[Callabl
 
     def make() -> ScaleOutPipeline:
         ns = Namespace(prefix=f"it{uuid.uuid4().hex[:8]}")
-        p = ScaleOutPipeline(ns, tmp_path / ns.prefix)
+        # A survivor that faust leaves stuck after the rebalance starts afresh after 30 s (the
+        # worker's watchdog; 120 s by default), within this test's wait for the takeover.
+        p = ScaleOutPipeline(ns, tmp_path / ns.prefix, extra_env={"SOC_WORKER__STUCK_S": "30"})
         asyncio.run(setup_all(p.settings))
         made.append(p)
         return p
@@ -358,6 +360,8 @@ def _attacker(host: str, partition: int, partitions: int, taken: set[str]) -> st
     raise AssertionError(f"no attacker address for partition {partition}")
 
 
+@pytest.mark.faults
+@pytest.mark.timeout(900)
 def test_sigkill_one_of_two_workers_mid_stream(pipelines: Callable[[], ScaleOutPipeline], es: Elasticsearch) -> None:
     p = pipelines()
     s = p.settings
