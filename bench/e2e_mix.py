@@ -1,0 +1,370 @@
+"""End to end on a realistic mix, with attacks planted at known times (issue 9).
+
+In one run, on this machine, with Kafka and Elasticsearch local (bench/traffic.py makes the
+traffic: real lines of Chinese and open-format devices, each device its own syslog peer and
+declared source, plus the rule library's attack scenarios as planted instances):
+
+1. ceiling: the ECS documents of the burst, made by the real normalize stage in process,
+   bulk-loaded straight into Elasticsearch with the platform's own bulk writer;
+2. throughput: the burst sent over TCP by every device at once, as fast as the collector
+   takes it (TCP back-pressure: nothing may be dropped); the sustained rate between 10 % and
+   90 % accounted for (indexed or dead-lettered), and the whole burst must be accounted for;
+   per-stage rates from the worker's soc_received_total;
+3. detection and latency: the background paced at half the sustained rate while the planted
+   attacks (every raw `match` example of the rule library) and, after them, the near misses
+   (every raw `no_match` example) are sent at known times, each instance from its own address;
+   then recall (planted attacks alerted by their rule), precision (alerts of a rule on its
+   attacks against all of its alerts on planted lines, near misses included), and ingest→alert
+   latency p50/p99 (the alert's event.created minus the collector's receive time of the event
+   that completed it; Elasticsearch makes the alert searchable up to refresh_interval = 1 s
+   later).
+
+Usage: .venv/bin/python -m bench.e2e_mix [--events 100000] [--latency-seconds 90]
+Needs the stack up (`soc stack up`) and ../shared/corpus. Prints a Markdown block for
+bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from elasticsearch import Elasticsearch, helpers
+
+from bench.e2e_syslog import ceiling, machine
+from bench.scale_out import wait_drained
+from bench.traffic import Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
+from soc.model import RawRecord, get_path
+from soc.pipeline import LocalPipeline, Namespace, count
+from soc.store.client import sync_client
+from soc.store.setup import setup_all
+from soc.stream.normalize import normalize_record
+
+CHUNK = 200  # lines a device writes at once in the burst
+
+
+def accounted(es: Elasticsearch, prefix: str) -> int:
+    return count(es, f"{prefix}-events-2*") + count(es, f"{prefix}-deadletter")
+
+
+def connect(peer: str, port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((peer, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def frame(lines: list[bytes]) -> bytes:
+    return b"".join(line.replace(b"\n", b" ") + b"\n" for line in lines)
+
+
+def send_burst(port: int, lines: list[tuple[Device, bytes]]) -> None:
+    """Every device writes its lines over its own connection, in chunks, round robin."""
+    per: dict[str, list[bytes]] = defaultdict(list)
+    devices: dict[str, Device] = {}
+    for dev, line in lines:
+        per[dev.name].append(line)
+        devices[dev.name] = dev
+    socks = {name: connect(d.net.replace(".0/24", ".1"), port) for name, d in devices.items()}
+    try:
+        offsets = dict.fromkeys(per, 0)
+        while offsets:
+            for name in list(offsets):
+                i = offsets[name]
+                socks[name].sendall(frame(per[name][i:i + CHUNK]))
+                if i + CHUNK >= len(per[name]):
+                    del offsets[name]
+                else:
+                    offsets[name] = i + CHUNK
+    finally:
+        for s in socks.values():
+            s.close()
+
+
+class Paced(threading.Thread):
+    """The background at `rate` lines/s, re-timed to the moment of sending, until stopped."""
+
+    def __init__(self, bg: Background, port: int, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.bg, self.port, self.rate = bg, port, rate
+        self.stopping = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        socks: dict[str, socket.socket] = {}
+        started = time.perf_counter()
+        try:
+            while not self.stopping.is_set():
+                due = int((time.perf_counter() - started) * self.rate)
+                n = due - self.sent
+                if n <= 0:
+                    time.sleep(0.01)
+                    continue
+                per: dict[str, list[bytes]] = defaultdict(list)
+                devs: dict[str, Device] = {}
+                for dev, line in self.bg.lines(n):
+                    per[dev.name].append(line)
+                    devs[dev.name] = dev
+                for name, lines in per.items():
+                    if name not in socks:
+                        socks[name] = connect(devs[name].net.replace(".0/24", ".1"), self.port)
+                    socks[name].sendall(frame(lines))
+                self.sent += n
+        finally:
+            for s in socks.values():
+                s.close()
+
+
+def plant(planter: Planter, scenarios: list[Scenario], port: int, seconds: float) -> list[tuple[Instance, float]]:
+    """Each scenario once, evenly over `seconds`; the instance and when it was sent (epoch s)."""
+    out = []
+    gap = seconds / max(1, len(scenarios))
+    started = time.monotonic()
+    for k, s in enumerate(scenarios):
+        delay = started + k * gap - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        now = datetime.now(UTC)
+        inst = planter.instance(s, now - s.span())  # its last line is now
+        with connect(inst.peer, port) as sock:
+            sock.sendall(frame(inst.lines))
+        out.append((inst, time.time()))
+    return out
+
+
+def events_by_id(es: Elasticsearch, prefix: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 1000):
+        resp = es.search(index=f"{prefix}-events-2*", size=1000, query={"terms": {"event.id": ids[i:i + 1000]}},
+                         source=["event.id", "observer.ip", "soc.received"])
+        for hit in resp["hits"]["hits"]:
+            out[hit["_source"]["event"]["id"]] = hit["_source"]
+    return out
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def main() -> None:  # noqa: PLR0915 - one run, told in order
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=100_000, help="lines in the throughput burst")
+    ap.add_argument("--latency-seconds", type=int, default=90, help="length of the paced phase")
+    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark's indices")
+    args = ap.parse_args()
+
+    now = datetime.now(UTC)
+    bg = load_background(now)
+    scenarios = load_scenarios()
+    planter = Planter()
+    for s in scenarios:
+        planter.device_of(s)
+    ns = Namespace(prefix=f"bmix{uuid.uuid4().hex[:6]}")
+    tmp = Path(tempfile.mkdtemp(prefix="soc-bench-mix-"))
+    sources = tmp / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [d.source() for d in [*bg.devices.values(), *planter.devices.values()]]},
+                                      allow_unicode=True), encoding="utf-8")
+    pipeline = LocalPipeline(ns, tmp, extra_env={"SOC_SOURCES_FILE": str(sources)})
+    settings = pipeline.settings
+    asyncio.run(setup_all(settings))
+    es = sync_client(settings)
+    prefix, n = ns.prefix, args.events
+
+    print(f"mix: {bg.mix()} templates from {len(bg.devices)} devices; left out: {bg.left_out}", flush=True)
+    burst = list(bg.lines(n))
+
+    print("ceiling: the burst's ECS documents bulk-loaded straight into Elasticsearch…", flush=True)
+    docs = []
+    for i, (dev, line) in enumerate(burst):
+        device = {k: getattr(dev, k) for k in ("vendor", "product", "type") if getattr(dev, k)}
+        key, doc = normalize_record(RawRecord(line, time.time_ns() + i, "syslog-tcp", "127.2.0.1:1",
+                                              dev.name, dev.format, device=device))
+        if key is not None:
+            docs.append(doc)
+    parsed_share = len(docs) / n
+    repeats = len(docs) - len({d["event"]["id"] for d in docs})
+    assert repeats == 0, f"{repeats} lines of the burst repeat another's bytes (one event id): the traffic is not what it claims"
+    ceiling_rate = asyncio.run(ceiling(settings, docs, prefix, args.batch))
+    print(f"  {ceiling_rate:,.0f} docs/s ({len(docs):,} documents)", flush=True)
+    del docs
+
+    pipeline.start()
+    try:
+        warm = list(bg.lines(200))
+        send_burst(ns.syslog_port, warm)
+        deadline = time.monotonic() + 180
+        while accounted(es, prefix) < 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        base = accounted(es, prefix)
+        m0 = pipeline.metrics()
+
+        print(f"throughput: {n:,} lines from {len(bg.devices)} devices at once…", flush=True)
+        sender = threading.Thread(target=send_burst, args=(ns.syslog_port, burst))
+        t_send = time.perf_counter()
+        sender.start()
+        marks: dict[int, float] = {}
+        seen = 0
+        deadline = time.monotonic() + max(600, n / 100)
+        while time.monotonic() < deadline:
+            seen = accounted(es, prefix) - base
+            t = time.perf_counter()
+            for p in (10, 90, 100):
+                if p not in marks and seen >= n * p / 100:
+                    marks[p] = t
+            if seen >= n:
+                break
+            time.sleep(0.25)
+        sender.join()
+        # Every stage, not only indexing, must be through the burst: the worker's group has
+        # committed every topic (correlation windows and alerts included).
+        topics = [settings.topic(t) for t in ("raw", "correlate", "alerts", "actions", "deadletter")]
+        t_drained = wait_drained(settings.kafka_bootstrap, settings.worker.app_id, topics, settings.kafka.partitions, 900)
+        t_done = time.perf_counter()
+        m1 = pipeline.metrics()
+        lost = n - seen
+        sustained = 0.8 * n / (marks[90] - marks[10]) if 10 in marks and 90 in marks else float("nan")
+        through = n / (t_drained - t_send) if t_drained else float("nan")
+        window = t_done - t_send
+        stages = {st: (m1.get(f'soc_received_total{{stage="{st}"}}', 0.0) - m0.get(f'soc_received_total{{stage="{st}"}}', 0.0)) / window
+                  for st in ("normalize", "detect", "correlate", "respond", "index.events", "index.alerts")}
+        print(f"  sustained {sustained:,.0f} lines/s, lost {lost}", flush=True)
+
+        rate = max(50.0, min(sustained, through) / 2)
+        positives = [s for s in scenarios if s.positive]
+        negatives = [s for s in scenarios if not s.positive]
+        print(f"paced at {rate:,.0f} lines/s for {args.latency_seconds} s; planting {len(positives)} attacks, "
+              f"then {len(negatives)} near misses…", flush=True)
+        base2 = accounted(es, prefix)
+        alerts_before = {h["_id"] for h in helpers.scan(es, index=f"{prefix}-alerts", query={"query": {"match_all": {}}},
+                                                        _source=False)} if es.indices.exists(index=f"{prefix}-alerts") else set()
+        paced = Paced(bg, ns.syslog_port, rate)
+        paced.start()
+        t_plant = time.time()
+        planted = plant(planter, positives, ns.syslog_port, args.latency_seconds * 0.55)
+        time.sleep(max(0.0, args.latency_seconds * 0.6 - (time.time() - t_plant)))
+        planted += plant(planter, negatives, ns.syslog_port, args.latency_seconds * 0.35)
+        time.sleep(max(0.0, args.latency_seconds - (time.time() - t_plant)))
+        paced.stopping.set()
+        paced.join()
+        planted_lines = sum(len(i.lines) for i, _ in planted)
+        # The same bytes from the same declared source are one event (a re-send): examples that
+        # share a line and are planted within the same second count once.
+        distinct = len({(planter.device_of(i.scenario).name, line) for i, _ in planted for line in i.lines})
+        expected = paced.sent + distinct
+        deadline = time.monotonic() + 300
+        while accounted(es, prefix) - base2 < expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+        lat_lost = expected - (accounted(es, prefix) - base2)
+        # Alerts come after their events are indexed: wait until no new one for 20 s.
+        last, since, deadline = -1, time.monotonic(), time.monotonic() + 600
+        while time.monotonic() - since < 20 and time.monotonic() < deadline:
+            n_alerts = count(es, f"{prefix}-alerts")
+            if n_alerts != last:
+                last, since = n_alerts, time.monotonic()
+            time.sleep(1)
+
+        # -- what was alerted, traced to the planted instances through the events' peers
+        by_peer = {inst.peer: inst for inst, _ in planted}
+        alerts = [h["_source"] for h in helpers.scan(es, index=f"{prefix}-alerts", query={"query": {"match_all": {}}})
+                  if h["_id"] not in alerts_before]
+        ids = sorted({e for a in alerts for e in get_path(a, "soc.alert.event_ids", [])})
+        events = events_by_id(es, prefix, ids)
+        tp_alerts, fp_alerts, other = 0, 0, Counter()
+        hit: set[str] = set()
+        background_alerts: Counter[str] = Counter()
+        lat_all, lat_planted = [], []
+        for a in alerts:
+            rule = str(get_path(a, "rule.id"))
+            evs = [events[e] for e in get_path(a, "soc.alert.event_ids", []) if e in events]
+            peers = {ip for e in evs for ip in _as_list(get_path(e, "observer.ip"))}
+            insts = {by_peer[ip] for ip in peers if ip in by_peer}
+            if evs:
+                last = evs[-1] if get_path(a, "soc.alert.event_ids", [])[-1] in events else max(evs, key=lambda e: e["soc"]["received"])
+                delay = ts(a["event"]["created"]) - ts(last["soc"]["received"])
+                lat_all.append(delay)
+            mine = [i for i in insts if i.scenario.rule_id == rule]
+            if not insts:
+                background_alerts[str(get_path(a, "rule.name"))] += 1
+            elif any(i.scenario.positive for i in mine):
+                tp_alerts += 1
+                hit |= {i.peer for i in mine if i.scenario.positive}
+                if evs:
+                    lat_planted.append(delay)
+            elif mine:
+                fp_alerts += 1
+                other[f"near miss alerted: {mine[0].scenario.rule_title}"] += 1
+            else:
+                other[str(get_path(a, "rule.name"))] += 1
+        pos_instances = [i for i, _ in planted if i.scenario.positive]
+        missed = sorted({i.scenario.rule_title for i in pos_instances if i.peer not in hit})
+        recall = len(hit) / len(pos_instances)
+        precision = tp_alerts / max(1, tp_alerts + fp_alerts)
+    finally:
+        pipeline.stop()
+        if not args.keep:
+            names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).keys())
+            if names:
+                es.indices.delete(index=",".join(names))
+        es.close()
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print()
+    print(f"### End to end on the realistic mix, attacks planted ({datetime.now(UTC):%Y-%m-%d}, commit {commit})")
+    print()
+    print(f"- machine: {machine()}; Kafka, Elasticsearch, one worker, the syslog collector and the load generator all on it")
+    print(f"- command: `.venv/bin/python -m bench.e2e_mix --events {n} --latency-seconds {args.latency_seconds}`")
+    print(f"- mix: {len(bg.devices)} devices, each its own peer and declared source; templates per category {bg.mix()}"
+          f" ({sum(bg.mix().values())} real lines of ../shared/corpus; left out: {sum(bg.left_out.values())},"
+          f" {bg.left_out.get('no timestamp to move', 0)} without a timestamp, {bg.left_out.get('time not moved', 0)} whose time could not be moved,"
+          " the rest of categories that are not security devices)")
+    print()
+    print("| measure | value |")
+    print("| --- | --- |")
+    print(f"| Elasticsearch-only ceiling (the burst's ECS documents, bulk {args.batch}) | {ceiling_rate:,.0f} docs/s |")
+    print(f"| end to end, sustained (10 %→90 % of {n:,} lines accounted for) | {sustained:,.0f} lines/s |")
+    print(f"| end to end, every stage through (first send → the group has committed every topic) | {through:,.0f} lines/s |")
+    print(f"| end to end / ceiling (sustained; every stage through) | {sustained / ceiling_rate:.0%}; {through / ceiling_rate:.0%} |")
+    print(f"| burst lost (sent − indexed − dead-lettered) | {lost} |")
+    print(f"| burst lines parsed (the rest dead-lettered with their reason) | {parsed_share:.1%} |")
+    for stage, r in stages.items():
+        print(f"| stage {stage} received | {r:,.0f} msg/s (over the whole burst) |")
+    print(f"| paced phase | {rate:,.0f} lines/s for {args.latency_seconds} s, {paced.sent:,} background lines + "
+          f"{planted_lines} planted lines ({distinct} distinct); lost {lat_lost} |")
+    print(f"| planted attacks (raw `match` examples of {len({s.rule_id for s in positives})} rules) | {len(pos_instances)} |")
+    print(f"| planted near misses (raw `no_match` examples) | {len(planted) - len(pos_instances)} |")
+    print(f"| recall: planted attacks alerted by their rule | {len(hit)}/{len(pos_instances)} = {recall:.1%} |")
+    print(f"| precision: a rule's alerts on its attacks / its alerts on planted lines | {tp_alerts}/{tp_alerts + fp_alerts} = {precision:.1%} |")
+    print(f"| ingest→alert p50 / p99, planted attacks ({len(lat_planted)} alerts) | {pct(lat_planted, .5) * 1000:,.0f} ms / {pct(lat_planted, .99) * 1000:,.0f} ms |")
+    print(f"| ingest→alert p50 / p99, every alert of the phase ({len(lat_all)}) | {pct(lat_all, .5) * 1000:,.0f} ms / {pct(lat_all, .99) * 1000:,.0f} ms |")
+    print(f"| alerts on background lines (real device logs), by rule | {dict(background_alerts.most_common(8))} |")
+    if other:
+        print(f"| other alerts on planted lines | {dict(other.most_common(8))} |")
+    if missed:
+        print(f"| planted attacks not alerted | {missed} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""A traffic generator for the end-to-end benchmark: real device lines, with attacks planted.
+
+Background: real lines written by others (../shared/corpus, read at run time, never copied):
+the Chinese devices of cn-vendors/samples.jsonl (firewalls, IPS/IDS, WAF, bastion hosts, VPN,
+EDR, anti-DDoS... each declared in the sources file as the device the corpus names, as a site
+would) and the open formats of Elastic's integration tests (Linux auth and syslog, auditd,
+Suricata, Snort, nginx, Apache, ModSecurity, FortiGate, iptables, CEF, Windows Security events
+as winlogbeat JSON). Every timestamp in a line is moved (kept in the line's own format and time
+zone) to the recent past: the k-th use of a template goes k seconds back from the time the mix
+was loaded, so the events are recent and no two lines of a device repeat (the same bytes from the
+same source are one event: a re-send). A line whose time cannot be moved is left out of the mix
+and counted.
+
+Planted: the attack scenarios of our own rule library, each rule's `match` examples
+(rules/*/*.examples.yml: raw lines, correlation scenarios with `repeat`), re-timed to the moment
+they are planted, and its `no_match` examples as near misses. Each planted instance gets fresh
+addresses (every 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 address in it is mapped to one
+of its own in 100.64.0.0/10) and is sent from a loopback address of its own, so an
+alert is traced back to the instance through its events' observer.ip, and two instances never
+share a correlation group by address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from soc.config import PROJECT_ROOT
+from soc.model import RawRecord
+from soc.stream.normalize import normalize_record
+
+CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+RULES = PROJECT_ROOT / "rules"
+CST = ZoneInfo("Asia/Shanghai")
+
+# Open-format background: corpus folder -> (category, format hint).
+ELASTIC = {
+    "system/data_stream/auth": ("linux", ""),
+    "system/data_stream/syslog": ("linux", ""),
+    "auditd/data_stream/log": ("linux", ""),
+    "suricata/data_stream/eve": ("ids", ""),
+    "snort/data_stream/log": ("ids", ""),
+    "nginx/data_stream/access": ("web", ""),
+    "apache/data_stream/access": ("web", ""),
+    "modsecurity/data_stream/auditlog": ("waf", ""),
+    "fortinet_fortigate/data_stream/log": ("firewall", ""),
+    "iptables/data_stream/log": ("firewall", ""),
+    "cef/data_stream/log": ("firewall", ""),
+}
+# The share of each category in the background (a city's extranet: mostly firewall sessions).
+WEIGHTS = {"firewall": 40, "ids": 8, "ips": 8, "waf": 8, "web": 8, "linux": 12, "windows": 6, "bastion": 4,
+           "other": 6}
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_BSD = re.compile(rb"(?<![\w:])(" + b"|".join(m.encode() for m in _MONTHS) + rb") ([ \d]\d) (\d\d):(\d\d):(\d\d)")
+_ISO = re.compile(rb"(?<!\d)(\d{4})([-/])(\d\d)\2(\d\d)([ T])(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
+_CLF = re.compile(rb"(?<!\d)(\d\d)/(" + b"|".join(m.encode() for m in _MONTHS) + rb")/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})")
+_TESTNET = re.compile(rb"(?<![\d.])(192\.0\.2|198\.51\.100|203\.0\.113)\.(\d{1,3})(?![\d])")
+
+
+def _tz(suffix: bytes | None) -> Any:
+    if not suffix:
+        return CST  # no zone in the line: the device's local time (the sources' default zone)
+    if suffix == b"Z":
+        return UTC
+    s = suffix.decode().replace(":", "")
+    sign = 1 if s[0] == "+" else -1
+    from datetime import timezone
+    return timezone(sign * timedelta(hours=int(s[1:3]), minutes=int(s[3:5])))
+
+
+def _stamps(line: bytes) -> list[tuple[re.Match[bytes], datetime]]:
+    """Every timestamp of the line, with its time as an aware datetime."""
+    out = []
+    for m in _BSD.finditer(line):
+        mon = _MONTHS.index(m.group(1).decode()) + 1
+        try:
+            out.append((m, datetime(2000, mon, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)),
+                                    tzinfo=CST)))
+        except ValueError:
+            continue
+    for m in _CLF.finditer(line):  # Apache/nginx access logs: 25/Nov/2026:10:00:00 +0800
+        try:
+            out.append((m, datetime(int(m.group(3)), _MONTHS.index(m.group(2).decode()) + 1, int(m.group(1)),
+                                    int(m.group(4)), int(m.group(5)), int(m.group(6)), tzinfo=_tz(m.group(7)))))
+        except ValueError:
+            continue
+    for m in _ISO.finditer(line):
+        try:
+            out.append((m, datetime(int(m.group(1)), int(m.group(3)), int(m.group(4)), int(m.group(6)),
+                                    int(m.group(7)), int(m.group(8)), tzinfo=_tz(m.group(10)))))
+        except ValueError:
+            continue
+    return sorted(out, key=lambda x: x[0].start())
+
+
+def _render(m: re.Match[bytes], at: datetime) -> bytes:
+    if m.re is _BSD:
+        t = at.astimezone(CST)
+        return f"{_MONTHS[t.month - 1]} {t.day:2d} {t:%H:%M:%S}".encode()
+    if m.re is _CLF:
+        t = at.astimezone(_tz(m.group(7)))
+        return f"{t.day:02d}/{_MONTHS[t.month - 1]}/{t:%Y}:{t:%H:%M:%S} {m.group(7).decode()}".encode()
+    t = at.astimezone(_tz(m.group(10)))
+    sep, mid = m.group(2).decode(), m.group(5).decode()
+    frac = m.group(9).decode() if m.group(9) else ""
+    if frac:
+        frac = "." + f"{t.microsecond:06d}"[: len(frac) - 1].ljust(len(frac) - 1, "0")
+    zone = m.group(10).decode() if m.group(10) else ""
+    return f"{t:%Y}{sep}{t:%m}{sep}{t:%d}{mid}{t:%H:%M:%S}{frac}{zone}".encode()
+
+
+def retime(line: bytes, at: datetime, base: datetime | None = None) -> bytes:
+    """The line with every timestamp moved: the first to `at` (or each by its distance from
+    `base`, for the lines of one scenario), in its own format and zone."""
+    stamps = _stamps(line)
+    if not stamps:
+        return line
+    origin = base if base is not None else stamps[0][1]
+    out, pos = bytearray(), 0
+    for m, t in stamps:
+        if m.start() < pos:
+            continue  # overlapping matches: the first wins
+        out += line[pos:m.start()] + _render(m, at + _delta(t, origin))
+        pos = m.end()
+    return bytes(out + line[pos:])
+
+
+def _delta(t: datetime, origin: datetime) -> timedelta:
+    if t.year == 2000 or origin.year == 2000:  # a year-less syslog stamp: compare as local wall time
+        t, origin = t.replace(year=2000, tzinfo=None), origin.replace(year=2000, tzinfo=None)
+    d = t - origin
+    return d if abs(d) < timedelta(days=1) else timedelta(0)
+
+
+def first_stamp(lines: list[bytes]) -> datetime | None:
+    for line in lines:
+        s = _stamps(line)
+        if s:
+            return s[0][1]
+    return None
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class Device:
+    """A source of the sources file: lines of one format from one kind of device."""
+
+    name: str  # source id
+    category: str
+    net: str  # its loopback addresses: 127.2.<n>.0/24 (background), 127.<100+n>.0.0/16 (planted)
+    vendor: str = ""
+    product: str = ""
+    type: str = ""
+    format: str = ""
+
+    def source(self) -> dict[str, Any]:
+        src: dict[str, Any] = {"id": self.name, "peers": [self.net], "timezone": "Asia/Shanghai", "tenant": "市大数据局"}
+        for k in ("vendor", "product", "type", "format"):
+            if getattr(self, k):
+                src[k] = getattr(self, k)
+        return src
+
+
+@dataclass
+class Template:
+    device: Device
+    line: bytes
+
+
+MAX_AGE_S = 6 * 3600  # how far back the background's re-timed lines go
+
+
+@dataclass
+class Background:
+    anchor: datetime
+    devices: dict[str, Device] = field(default_factory=dict)
+    templates: dict[str, list[Template]] = field(default_factory=dict)  # category -> templates
+    left_out: dict[str, int] = field(default_factory=dict)  # why -> lines
+    _turn: int = 0
+    _uses: dict[str, int] = field(default_factory=dict)  # category -> lines made of it
+
+    def device(self, key: tuple[str, ...], **kw: str) -> Device:
+        name = "bg-" + re.sub(r"[^\w.\-]", "_", "-".join(k for k in key if k))[:100]
+        if name not in self.devices:
+            self.devices[name] = Device(name=name, net=f"127.2.{len(self.devices) + 1}.0/24", **kw)  # type: ignore[arg-type]
+        return self.devices[name]
+
+    def add(self, dev: Device, line: bytes, now: datetime) -> None:
+        """Keep the line if, re-timed to now, the pipeline reads it as an event of about now."""
+        if not _stamps(line):
+            self.left_out["no timestamp to move"] = self.left_out.get("no timestamp to move", 0) + 1
+            return
+        moved = retime(line, now)
+        if any(t.device == dev and retime(t.line, now) == moved for t in self.templates.get(dev.category, [])):
+            self.left_out["the same line at another time"] = self.left_out.get("the same line at another time", 0) + 1
+            return
+        hint = dev.format
+        device = {k: getattr(dev, k) for k in ("vendor", "product", "type") if getattr(dev, k)}
+        rec = RawRecord(moved, int(now.timestamp() * 1e9), "syslog-tcp", "127.2.0.1:1", dev.name, hint, device=device)
+        key, doc = normalize_record(rec)
+        if key is None:
+            why = "not parsed: " + str(doc["soc"]["deadletter"]["reason"])
+            self.left_out[why] = self.left_out.get(why, 0) + 1
+            return
+        ts = datetime.fromisoformat(str(doc["@timestamp"]).replace("Z", "+00:00"))
+        if abs(ts - now) > timedelta(hours=1):
+            self.left_out["time not moved"] = self.left_out.get("time not moved", 0) + 1
+            return
+        self.templates.setdefault(dev.category, []).append(Template(dev, line))
+
+    def lines(self, n: int) -> Iterator[tuple[Device, bytes]]:
+        """n lines in the mix's proportions. The k-th use of a template is re-timed to k seconds
+        before the anchor (the time the mix was loaded), so no two lines of a device are the
+        same bytes (the same event id: a device's re-send) for the first six hours of uses."""
+        cats = [c for c in WEIGHTS if self.templates.get(c)]
+        wheel = list(itertools.chain.from_iterable([c] * WEIGHTS[c] for c in cats))
+        for _ in range(n):
+            cat = wheel[self._turn % len(wheel)]
+            self._turn += 1
+            ts = self.templates[cat]
+            k = self._uses.get(cat, 0)
+            self._uses[cat] = k + 1
+            t = ts[k % len(ts)]
+            yield t.device, retime(t.line, self.anchor - timedelta(seconds=(k // len(ts)) % MAX_AGE_S))
+
+    def mix(self) -> dict[str, int]:
+        return {c: len(ts) for c, ts in sorted(self.templates.items())}
+
+
+def _category(cat: str) -> str:
+    if cat in ("firewall", "utm"):
+        return "firewall"
+    if cat in ("ids", "ips", "apt", "antidos"):
+        return "ips" if cat in ("ips", "antidos") else "ids"
+    if cat in ("waf", "bastion"):
+        return cat
+    if cat == "os":
+        return "linux"
+    return "other"
+
+
+def load_background(now: datetime) -> Background:
+    """The background templates, each tried through the real normalize stage."""
+    from tests.unit.parsers.cn_acceptance import DECLARED_TYPE
+
+    bg = Background(anchor=now)
+    cn = CORPUS / "cn-vendors" / "samples.jsonl"
+    if not cn.is_file():
+        raise SystemExit(f"the corpus is missing: {cn} (../shared beside the project)")
+    for text in cn.read_text(encoding="utf-8").splitlines():
+        if not text.strip():
+            continue
+        rec = json.loads(text)
+        cat = rec["category"]
+        if cat not in DECLARED_TYPE:
+            bg.left_out[f"category {cat} not a security device"] = bg.left_out.get(f"category {cat} not a security device", 0) + 1
+            continue
+        dev = bg.device((rec["vendor"], rec["product"], cat), category=_category(cat), vendor=rec["vendor"],
+                        product=rec["product"], type=DECLARED_TYPE[cat])
+        bg.add(dev, rec["raw"].encode(), now)
+    pkgs = CORPUS / "elastic-integrations" / "packages"
+    for folder, (cat, hint) in ELASTIC.items():
+        dev = bg.device((folder.split("/")[0], folder.rsplit("/", 1)[-1]), category=cat, format=hint)
+        for path in sorted((pkgs / folder).glob("_dev/test/pipeline/test-*.log")):
+            for line in path.read_bytes().splitlines():
+                if line.strip():
+                    bg.add(dev, line, now)
+    win = bg.device(("windows", "security"), category="windows")
+    for path in sorted((pkgs / "windows" / "data_stream" / "forwarded").glob("_dev/test/pipeline/test-security-*.json")):
+        for event in json.loads(path.read_text(encoding="utf-8")).get("events", []):
+            bg.add(win, json.dumps(event, ensure_ascii=False).encode(), now)
+    return bg
+
+
+# ---------------------------------------------------------------------------- planted attacks
+
+
+@dataclass
+class Scenario:
+    """One rule example: the raw lines (in order, their stamps relative to the first)."""
+
+    rule_id: str
+    rule_title: str
+    positive: bool
+    lines: list[bytes]
+    device: dict[str, str]
+    format: str
+
+    def span(self) -> timedelta:
+        """From its first line's time to its latest line's."""
+        stamps = [st[0][1] for st in (_stamps(line) for line in self.lines) if st]
+        return max((_delta(t, stamps[0]) for t in stamps), default=timedelta(0))
+
+
+@dataclass(eq=False)
+class Instance:
+    scenario: Scenario
+    peer: str  # 127.<100+n>.x.y: the instance's own sending address
+    at: datetime  # the time of its first line
+    lines: list[bytes]
+
+
+def _substitute(value: Any, i: int) -> Any:
+    if isinstance(value, str):
+        return value.replace("{i}", str(i))
+    if isinstance(value, dict):
+        return {k: _substitute(v, i) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, i) for v in value]
+    return value
+
+
+def _raw_items(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    out = []
+    for item in items:
+        for i in range(int(item.get("repeat", 1))):
+            one = _substitute(item, i)
+            if "raw" not in one:
+                return None  # an ECS-document example cannot be sent as a line
+            out.append(one)
+    return out
+
+
+def load_scenarios() -> list[Scenario]:
+    """Every raw example of the rules that alert, positive (match) and near miss (no_match).
+    A rule that only feeds a correlation (Sigma: no alert of its own unless the correlation
+    says `generate`) plants nothing: its examples are not attacks on their own."""
+    from detectors.rules import load_rules
+
+    library = load_rules([RULES])
+    feeds_only = {r.meta.id for r in library.rules if not r.generates_alerts}
+    out = []
+    for path in sorted(RULES.rglob("*.examples.yml")):
+        rule = yaml.safe_load(path.with_name(path.name.replace(".examples.yml", ".yml")).read_text(encoding="utf-8"))
+        if str(rule["id"]) in feeds_only:
+            continue
+        ex = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for positive, key in ((True, "match"), (False, "no_match")):
+            for item in ex.get(key) or []:
+                items = _raw_items(item["events"] if "events" in item else [item])
+                if not items:
+                    continue
+                devices = {json.dumps(i.get("device") or {}, sort_keys=True) for i in items}
+                formats = {i.get("format", "") for i in items}
+                if len(devices) > 1 or len(formats) > 1:
+                    continue  # one instance is one source: one device, one format
+                out.append(Scenario(str(rule["id"]), str(rule.get("title", "")), positive,
+                                    [i["raw"].encode() for i in items], json.loads(devices.pop()), formats.pop()))
+    return out
+
+
+class Planter:
+    """Makes instances of scenarios: fresh documentation addresses, re-timed, own peer."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, Device] = {}
+        self._addr = itertools.count(1)
+        self._peer: dict[str, itertools.count[int]] = {}
+
+    def device_of(self, s: Scenario) -> Device:
+        key = json.dumps([s.device, s.format], sort_keys=True)
+        if key not in self.devices:
+            self.devices[key] = Device(name=f"planted-{len(self.devices) + 1}", category="planted",
+                                       net=f"127.{100 + len(self.devices)}.0.0/16", format=s.format,
+                                       **{k: str(v) for k, v in s.device.items() if k in ("vendor", "product", "type")})
+        return self.devices[key]
+
+    def _fresh(self) -> bytes:
+        """An address of 100.64.0.0/10 (shared address space: external to every inventory, and
+        never a real attacker), one per documentation address of each instance."""
+        n = next(self._addr)
+        return str(ipaddress.ip_address("100.64.0.0") + 256 * n + 7).encode()
+
+    def instance(self, s: Scenario, at: datetime) -> Instance:
+        dev = self.device_of(s)
+        k = next(self._peer.setdefault(dev.name, itertools.count(0)))
+        second = dev.net.split(".")[1]
+        mapping: dict[bytes, bytes] = {}
+
+        def fresh(m: re.Match[bytes]) -> bytes:
+            return mapping.setdefault(m.group(0), self._fresh())
+
+        base = first_stamp(s.lines)
+        lines = [_TESTNET.sub(fresh, retime(line, at, base)) for line in s.lines]
+        return Instance(s, f"127.{second}.{k // 250}.{k % 250 + 2}", at, lines)
