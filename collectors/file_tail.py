@@ -5,6 +5,8 @@ read to its end through the descriptor already open, while the new file under th
 is read from its start. A file that shrinks below the read offset was truncated (copytruncate)
 and is read again from its start. Offsets are saved only after what was read is in Kafka or the
 disk spool, so a restart neither skips a line nor (except for the last unsaved read) repeats one.
+While Kafka is away and the spool is full, nothing more is read: the file holds the lines until
+the spool drains (only batches already handed over when it filled can be dropped, counted).
 A source may declare `multiline_start` (a regex): lines that do not match it continue the
 previous record (stack traces, bastion-host command blocks).
 """
@@ -114,7 +116,7 @@ class FileTailer:
                 log.warning("%s was truncated (%d < %d bytes read): reading it again from the start",
                             f.path, size, f.offset)
                 f.offset, f.partial, f.pending = 0, b"", []
-            while f.offset < size:
+            while f.offset < size and not self.sink.full:  # a full spool: the file keeps the lines
                 chunk = os.pread(f.fd, min(READ_CHUNK, size - f.offset), f.offset)
                 if not chunk:
                     break
