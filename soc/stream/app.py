@@ -22,7 +22,6 @@ import logging
 import os
 import sys
 import time
-from typing import Any
 
 import faust
 import orjson
@@ -508,28 +507,33 @@ for _kind, _topic_obj in (
 
 _ARGV: list[str] = ["-m", "soc.cli", "worker"]
 _WATCHDOG = Watchdog(_cfg.worker.stuck_s)
-_LAG: list[Any] = []  # the admin client and consumer the watchdog measures the backlog with
 
 
 async def _backlog() -> int | None:
-    """Records of the group's topics not yet committed by the group; None when unknown."""
+    """Records of the group's topics not yet committed by the group; None when unknown. The
+    clients live for one measurement only: an idle aiokafka client left open while Kafka is
+    away retries its connection in a tight loop (thousands of log lines a second, measured)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
+    admin = AIOKafkaAdminClient(bootstrap_servers=_cfg.kafka_bootstrap, request_timeout_ms=10000)
+    ends = AIOKafkaConsumer(bootstrap_servers=_cfg.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+                            request_timeout_ms=10000)
     try:
-        if not _LAG:
-            admin = AIOKafkaAdminClient(bootstrap_servers=_cfg.kafka_bootstrap, request_timeout_ms=10000)
-            ends = AIOKafkaConsumer(bootstrap_servers=_cfg.kafka_bootstrap, group_id=None, enable_auto_commit=False)
-            await admin.start()
-            await ends.start()
-            _LAG[:] = [admin, ends]
-        admin, ends = _LAG
+        await asyncio.wait_for(admin.start(), 15)
+        await asyncio.wait_for(ends.start(), 15)
         tps = [TopicPartition(_cfg.topic(t), n) for t in ("raw", "correlate", "alerts", "actions", "deadletter")
                for n in range(_cfg.kafka.partitions)]
         committed = await asyncio.wait_for(admin.list_consumer_group_offsets(_cfg.worker.app_id, partitions=tps), 15)
         end = await asyncio.wait_for(ends.end_offsets(tps), 15)
     except Exception:  # noqa: BLE001 - Kafka away, the group not there yet: unknown, not stuck
         return None
+    finally:
+        for closing in (ends.stop, admin.close):
+            try:
+                await asyncio.wait_for(closing(), 15)
+            except Exception:  # noqa: BLE001, S110 - closing a client that never started
+                pass
     return sum(max(0, end[tp] - max(0, committed[tp].offset if tp in committed else 0)) for tp in tps)
 
 
