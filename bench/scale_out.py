@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e_syslog import machine
-from soc.pipeline import LocalPipeline, Namespace, count, free_port
+from soc.pipeline import LocalPipeline, Namespace, count, free_port, scrape
 
 # ---------------------------------------------------------------------------- shared with the test
 # (tests/integration/test_scale_out.py imports these; LocalPipeline holds one worker only)
@@ -148,16 +148,7 @@ class ScaleOutPipeline(LocalPipeline):
                 proc.wait()
 
     def worker_metrics(self, port: int) -> dict[str, float]:
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape(port)
 
 
 @dataclass

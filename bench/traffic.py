@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from detectors.rules import repeat_example
 from soc.config import PROJECT_ROOT
 from soc.model import RawRecord
 from soc.stream.normalize import normalize_record
@@ -312,21 +313,11 @@ class Instance:
     lines: list[bytes]
 
 
-def _substitute(value: Any, i: int) -> Any:
-    if isinstance(value, str):
-        return value.replace("{i}", str(i))
-    if isinstance(value, dict):
-        return {k: _substitute(v, i) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, i) for v in value]
-    return value
-
-
 def _raw_items(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     out = []
     for item in items:
         for i in range(int(item.get("repeat", 1))):
-            one = _substitute(item, i)
+            one = repeat_example(item, i)
             if "raw" not in one:
                 return None  # an ECS-document example cannot be sent as a line
             out.append(one)

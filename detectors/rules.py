@@ -329,6 +329,17 @@ def check_rules(paths: Iterable[Path], placeholders: Mapping[str, list[str]] | N
 
 
 EXAMPLES_SUFFIX = ".examples.yml"
+
+
+def repeat_example(value: Any, i: int) -> Any:
+    """The i-th copy of an example item with `repeat: N`: `{i}` in its strings becomes i."""
+    if isinstance(value, str):
+        return value.replace("{i}", str(i))
+    if isinstance(value, dict):
+        return {k: repeat_example(v, i) for k, v in value.items()}
+    if isinstance(value, list):
+        return [repeat_example(v, i) for v in value]
+    return value
 _ALL: frozenset[str] = frozenset()
 
 

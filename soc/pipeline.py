@@ -250,18 +250,9 @@ class LocalPipeline:
 
     def metrics(self, which: str = "worker") -> dict[str, float]:
         """The Prometheus counters of the worker or the collector, as {name{labels}: value}."""
-        import urllib.request
-
         port = {"worker": self.ns.web_port, "collector": self.ns.metrics_port, "http": self.ns.http_port,
                 "file": self.ns.file_metrics_port, "pcap": self.ns.pcap_metrics_port}[which]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape(port)
 
     # ------------------------------------------------------------------ faults (tests/faults)
 
@@ -282,6 +273,20 @@ class LocalPipeline:
         """Whether the process of that name ("worker", "collector", "http", "file") is running."""
         proc: subprocess.Popen[bytes] | None = getattr(self, which)
         return proc is not None and proc.poll() is None
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The Prometheus text of a local process's /metrics, as {name{labels}: value}."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
 
 
 def count(es: Any, index: str, query: dict[str, Any] | None = None) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from detectors.rules import EXAMPLES_SUFFIX, CorrelationSpec, RuleSet, load_rules
+from detectors.rules import EXAMPLES_SUFFIX, CorrelationSpec, RuleSet, load_rules, repeat_example
 from soc.model import Doc, RawRecord, iso
 from soc.stream.detect import evaluate
 from soc.stream.normalize import normalize_record
@@ -82,16 +82,6 @@ def test_rule_ids_and_names_are_unique() -> None:
     assert len(names) == len(set(names))
 
 
-def _substitute(value: Any, i: int) -> Any:
-    if isinstance(value, str):
-        return value.replace("{i}", str(i))
-    if isinstance(value, dict):
-        return {k: _substitute(v, i) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, i) for v in value]
-    return value
-
-
 def _event(item: dict[str, Any], at: datetime, n: int) -> Doc:
     if "raw" in item:
         device = item.get("device") or {}
@@ -112,7 +102,7 @@ def scenario(items: list[dict[str, Any]]) -> list[Doc]:
     at = RECEIVED
     for item in items:
         for i in range(int(item.get("repeat", 1))):
-            docs.append(_event(_substitute(item, i), at, len(docs)))
+            docs.append(_event(repeat_example(item, i), at, len(docs)))
             at += timedelta(seconds=float(item.get("every", 1)))
     return docs
 
