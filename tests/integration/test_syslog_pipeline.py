@@ -196,7 +196,12 @@ def test_octet_counted_tcp_frames_keep_embedded_newlines(pipeline: LocalPipeline
     assert all("\n    at com.example.Svc.call" in h["_source"]["message"] for h in hits)
 
 
-def test_worker_and_collector_expose_prometheus_metrics(pipeline: LocalPipeline) -> None:
+def test_worker_and_collector_expose_prometheus_metrics(pipeline: LocalPipeline, es: Elasticsearch) -> None:
+    # Lines of its own, so the test holds when it runs alone: their arrival proves both are up.
+    marker = f"metrics{uuid.uuid4().hex[:8]}"
+    pipeline.send_tcp([f"<14>1 {datetime.now(UTC).isoformat()} host app - - - {marker} {i}".encode()
+                       for i in range(5)])
+    assert wait_for_count(es, f"{pipeline.ns.prefix}-events-*", 5, WAIT, _marker_query(marker)) == 5
     worker = pipeline.metrics("worker")
     collector = pipeline.metrics("collector")
     assert worker['soc_received_total{stage="normalize"}'] > 0
