@@ -4,7 +4,7 @@ The state of one group (a correlation rule and its group-by values) is a small J
 so it can live in a changelogged Faust table and survive a worker restart:
 
     {"w": [[ts_ms, event_id, rule, value], ...],   # recent matches, sorted by event time
-     "a": {"anchor", "first", "last", "count", "rev", "ids"} | None}   # the open alert
+     "a": {"anchor", "first", "last", "count", "rev", "ids", "floor"} | None}   # the open alert
 
 `rule` is the position of the matched rule among the correlation's rules (temporal types) and
 `value` the event's value of the condition's field (value_* types), else None.
@@ -14,7 +14,9 @@ Matches may arrive out of order by up to `lateness` (older ones are counted as l
 ignored). After each new match, every window of `timespan` holding it is tested; the first
 whose matches satisfy the condition opens an alert. While matches keep coming within
 `timespan` of the open alert's last one, they extend that alert: the same id with a larger
-count and a new revision, so the index keeps one document per alert.
+count and a new revision, so the index keeps one document per alert. A match that arrives out
+of order from within `timespan` before the alert's first extends it too (its first moves back),
+unless it is not after the previous alert's last (`floor`): that one was that alert's to count.
 
 Most conditions are decided when a match arrives. That is exact for the conditions that only
 become true as matches accumulate (event_count, value_count and value_sum with gt/gte; temporal;
@@ -223,8 +225,12 @@ def observe(
         del window[: len(window) - condition.cap]
 
     alert = st.get("a")
-    if alert is not None and alert["first"] <= ts_ms <= alert["last"] + timespan_ms:
+    if alert is not None and alert.get("floor", -1) < ts_ms \
+            and alert["first"] - timespan_ms <= ts_ms <= alert["last"] + timespan_ms:
+        # A match within the timespan of the open alert extends it, also one that arrives out
+        # of order from before its first (not before the previous alert's last, `floor`).
         alert["count"] += 1
+        alert["first"] = min(alert["first"], ts_ms)
         alert["last"] = max(alert["last"], ts_ms)
         alert.setdefault("ids", []).append(event_id)
         del alert["ids"][:-100]
@@ -298,7 +304,9 @@ def idle(state: State, watermark_ms: int, timespan_ms: int, lateness_ms: int) ->
 
 
 def _open(st: State, members: list[Entry]) -> WindowAlert:
+    previous = st.get("a")
     st["a"] = {
+        "floor": previous["last"] if previous is not None else -1,
         "anchor": members[0][1],
         "first": members[0][0],
         "last": members[-1][0],

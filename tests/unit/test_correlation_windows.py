@@ -183,6 +183,37 @@ def test_out_of_order_match_within_lateness_counts() -> None:
     assert late_flags(out) == [False] * 5
 
 
+def test_out_of_order_match_from_before_the_alert_extends_it() -> None:
+    # Two devices' lines of one burst, the later-stamped one first (a batch in arrival order):
+    # the alert opens on the fifth, then the one stamped 25 ms before its first still counts.
+    points = [(s(10 + k), f"e{k}") for k in range(5)] + [(s(10) - 25, "early")]
+    _, out = feed(points)
+    fired = alerts(out)
+    assert [i for i, _ in fired] == [4, 5]
+    alert = fired[-1][1]
+    assert (alert.anchor, alert.count, alert.revision) == ("e0", 6, 2)
+    assert alert.first_ms == s(10) - 25 and "early" in alert.event_ids
+    assert late_flags(out) == [False] * 6
+
+
+def test_single_match_alert_counts_an_earlier_match_that_arrives_second() -> None:
+    # A suppression window (every match counts, the first alerts): one alert, count 2.
+    once = Condition("event_count", "gte", 1)
+    _, out = feed([(s(45.025), "json"), (s(45.0), "text")], threshold=once, span=300_000)
+    fired = alerts(out)
+    assert [(a.anchor, a.count, a.revision) for _, a in fired] == [("json", 1, 1), ("json", 2, 2)]
+    assert sorted(fired[-1][1].event_ids) == ["json", "text"]
+
+
+def test_a_late_match_from_before_the_previous_alert_ends_does_not_extend_the_next() -> None:
+    first = [(s(k), f"a{k}") for k in range(5)]            # alert A: 0..4 s
+    second = [(s(100 + k), f"b{k}") for k in range(5)]     # alert B: 100..104 s
+    _, out = feed(first + second + [(s(3.5), "lateA")])   # A's own time: not B's to count
+    fired = alerts(out)
+    assert [a.anchor for _, a in fired] == ["a0", "b0"]
+    assert fired[-1][1].count == 5
+
+
 def late_flags(out):
     return [late for _, _, late in out]
 
