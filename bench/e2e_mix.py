@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -293,6 +294,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         ids = sorted({e for a in alerts for e in get_path(a, "soc.alert.event_ids", [])})
         events = events_by_id(es, prefix, ids)
         tp_alerts, fp_alerts, other = 0, 0, Counter()
+        near_alerted: list[Instance] = []
         hit: set[str] = set()
         background_alerts: Counter[str] = Counter()
         lat_all, lat_planted = [], []
@@ -315,11 +317,15 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
                     lat_planted.append(delay)
             elif mine:
                 fp_alerts += 1
-                other[f"near miss alerted: {mine[0].scenario.rule_title}"] += 1
+                near_alerted.extend(mine)
             else:
                 other[str(get_path(a, "rule.name"))] += 1
         pos_instances = [i for i, _ in planted if i.scenario.positive]
-        missed = sorted({i.scenario.rule_title for i in pos_instances if i.peer not in hit})
+        missed_instances = [i for i in pos_instances if i.peer not in hit]
+        missed = sorted({i.scenario.rule_title for i in missed_instances})
+        for what, insts in (("not alerted", missed_instances), ("near miss alerted", near_alerted)):
+            for i in insts:  # the detail to look into, on stderr
+                print(f"{what}: {i.scenario.rule_title} (peer {i.peer}): {i.lines[0][:200]!r}", file=sys.stderr)
         recall = len(hit) / len(pos_instances)
         precision = tp_alerts / max(1, tp_alerts + fp_alerts)
     finally:
@@ -364,6 +370,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         print(f"| other alerts on planted lines | {dict(other.most_common(8))} |")
     if missed:
         print(f"| planted attacks not alerted | {missed} |")
+    if near_alerted:
+        print(f"| near misses alerted | {sorted({i.scenario.rule_title for i in near_alerted})} |")
 
 
 if __name__ == "__main__":
