@@ -359,6 +359,7 @@ class Planter:
         self.devices: dict[str, Device] = {}
         self._addr = itertools.count(1)
         self._peer: dict[str, itertools.count[int]] = {}
+        self._shifts: dict[str, timedelta] = {}
 
     def device_of(self, s: Scenario) -> Device:
         key = json.dumps([s.device, s.format], sort_keys=True)
@@ -384,5 +385,26 @@ class Planter:
             return mapping.setdefault(m.group(0), self._fresh())
 
         base = first_stamp(s.lines)
-        lines = [_TESTNET.sub(fresh, retime(line, at, base)) for line in s.lines]
+        shift = self._zone_shift(s, dev, at, base)
+        lines = [_TESTNET.sub(fresh, retime(line, at - shift, base)) for line in s.lines]
         return Instance(s, f"127.{second}.{k // 250}.{k % 250 + 2}", at, lines)
+
+    def _zone_shift(self, s: Scenario, dev: Device, at: datetime, base: datetime | None) -> timedelta:
+        """How far the platform reads the scenario's re-timed first line from `at`, when that is a
+        zone's worth (a format the parser reads as UTC where the generator wrote local time, as
+        Topsec NGTOS's `time`): the lines are then written that much earlier, so every planted
+        event is of about now, as the background's are (Background.add leaves such lines out)."""
+        key = s.rule_id + repr(s.lines[0][:64])
+        if key not in self._shifts:
+            shift = timedelta(0)
+            device = {k: getattr(dev, k) for k in ("vendor", "product", "type") if getattr(dev, k)}
+            rec = RawRecord(retime(s.lines[0], at, base), int(at.timestamp() * 1e9), "syslog-tcp", "127.2.0.1:1",
+                            dev.name, dev.format, device=device)
+            key_, doc = normalize_record(rec)
+            if key_ is not None and doc.get("@timestamp"):
+                off = datetime.fromisoformat(str(doc["@timestamp"]).replace("Z", "+00:00")) - at
+                quarters = round(off / timedelta(minutes=15))
+                if 2 <= abs(quarters) <= 14 * 4:
+                    shift = quarters * timedelta(minutes=15)
+            self._shifts[key] = shift
+        return self._shifts[key]
