@@ -259,8 +259,12 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         print(f"paced at {rate:,.0f} lines/s for {args.latency_seconds} s; planting {len(positives)} attacks, "
               f"then {len(negatives)} near misses…", flush=True)
         base2 = accounted(es, prefix)
-        alerts_before = {h["_id"] for h in helpers.scan(es, index=f"{prefix}-alerts", query={"query": {"match_all": {}}},
-                                                        _source=False)} if es.indices.exists(index=f"{prefix}-alerts") else set()
+        # Alerts of the burst, by revision: one the phase extends (a planted match within its
+        # suppression window or correlation) counts for detection, but not for latency.
+        alerts_before = {h["_id"]: get_path(h["_source"], "soc.alert.revision", 1)
+                         for h in helpers.scan(es, index=f"{prefix}-alerts", query={"query": {"match_all": {}}},
+                                               _source=["soc.alert.revision"])
+                         } if es.indices.exists(index=f"{prefix}-alerts") else {}
         paced = Paced(bg, ns.syslog_port, rate)
         paced.start()
         t_plant = time.time()
@@ -290,7 +294,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         # -- what was alerted, traced to the planted instances through the events' peers
         by_peer = {inst.peer: inst for inst, _ in planted}
         alerts = [h["_source"] for h in helpers.scan(es, index=f"{prefix}-alerts", query={"query": {"match_all": {}}})
-                  if h["_id"] not in alerts_before]
+                  if h["_id"] not in alerts_before
+                  or get_path(h["_source"], "soc.alert.revision", 1) > alerts_before[h["_id"]]]
         ids = sorted({e for a in alerts for e in get_path(a, "soc.alert.event_ids", [])})
         events = events_by_id(es, prefix, ids)
         tp_alerts, fp_alerts, other = 0, 0, Counter()
@@ -303,7 +308,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
             evs = [events[e] for e in get_path(a, "soc.alert.event_ids", []) if e in events]
             peers = {ip for e in evs for ip in _as_list(get_path(e, "observer.ip"))}
             insts = {by_peer[ip] for ip in peers if ip in by_peer}
-            if evs:
+            fresh = str(get_path(a, "soc.alert.id")) not in alerts_before  # raised in the phase, not extended
+            if evs and fresh:
                 last = evs[-1] if get_path(a, "soc.alert.event_ids", [])[-1] in events else max(evs, key=lambda e: e["soc"]["received"])
                 delay = ts(a["event"]["created"]) - ts(last["soc"]["received"])
                 lat_all.append(delay)
@@ -313,7 +319,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
             elif any(i.scenario.positive for i in mine):
                 tp_alerts += 1
                 hit |= {i.peer for i in mine if i.scenario.positive}
-                if evs:
+                if evs and fresh:
                     lat_planted.append(delay)
             elif mine:
                 fp_alerts += 1
