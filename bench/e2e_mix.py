@@ -321,9 +321,13 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
                 hit |= {i.peer for i in mine if i.scenario.positive}
                 if evs and fresh:
                     lat_planted.append(delay)
-            elif mine:
-                fp_alerts += 1
+            elif mine and peers <= {i.peer for i in mine}:
+                fp_alerts += 1  # the near miss alone raised it
                 near_alerted.extend(mine)
+            elif mine:
+                # A near miss's matches with others of the same group (a background device's or
+                # another instance's, sharing a user, host or private address): not its own alert.
+                other[f"near miss with other events: {mine[0].scenario.rule_title}"] += 1
             else:
                 other[str(get_path(a, "rule.name"))] += 1
         pos_instances = [i for i, _ in planted if i.scenario.positive]
