@@ -6,7 +6,9 @@ is read from its start. A file that shrinks below the read offset was truncated 
 and is read again from its start. Offsets are saved only after what was read is in Kafka or the
 disk spool, so a restart neither skips a line nor (except for the last unsaved read) repeats one.
 While Kafka is away and the spool is full, nothing more is read: the file holds the lines until
-the spool drains (only batches already handed over when it filled can be dropped, counted).
+the spool drains. Lines the full spool refuses from batches already handed over are not lost
+either: the file is read again from where that round began once the spool has room (lines of
+the round that did go out are sent twice; their events have the same ids, so are indexed once).
 A source may declare `multiline_start` (a regex): lines that do not match it continue the
 previous record (stack traces, bastion-host command blocks).
 """
@@ -23,7 +25,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from collectors.kafka_sink import KafkaSink
+from collectors.kafka_sink import KafkaSink, Ticket
 from collectors.sources import Source, Sources, load_sources
 from soc.config import FileSettings, Settings
 from prometheus_client import start_http_server
@@ -50,6 +52,12 @@ class Followed:
     pending: list[bytes] = field(default_factory=list)  # multi-line record being assembled
     last_data: float = field(default_factory=time.monotonic)
     start: re.Pattern[bytes] | None = None
+    ticket: Ticket = field(default_factory=Ticket)  # this round's lines the full spool refused
+
+    @property
+    def delivered(self) -> int:
+        """The offset of the first line not yet handed over whole (what the state file keeps)."""
+        return self.offset - len(self.partial) - sum(len(p) + 1 for p in self.pending)
 
 
 class FileTailer:
@@ -71,8 +79,7 @@ class FileTailer:
             return {}
 
     def _save_state(self) -> None:
-        state = {f.key: {"path": f.path, "offset": f.offset - len(f.partial) - sum(len(p) + 1 for p in f.pending)}
-                 for f in self.files.values()}
+        state = {f.key: {"path": f.path, "offset": f.delivered} for f in self.files.values()}
         self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
@@ -109,6 +116,7 @@ class FileTailer:
         """One pass over every followed file; returns the number of records handed to the sink."""
         self._discover()
         sent = 0
+        began: dict[str, int] = {}
         for key in list(self.files):
             f = self.files[key]
             size = os.fstat(f.fd).st_size
@@ -116,6 +124,7 @@ class FileTailer:
                 log.warning("%s was truncated (%d < %d bytes read): reading it again from the start",
                             f.path, size, f.offset)
                 f.offset, f.partial, f.pending = 0, b"", []
+            began[key], f.ticket = f.delivered, Ticket()
             while f.offset < size and not self.sink.full:  # a full spool: the file keeps the lines
                 chunk = os.pread(f.fd, min(READ_CHUNK, size - f.offset), f.offset)
                 if not chunk:
@@ -133,11 +142,17 @@ class FileTailer:
                     f.pending = []
                 await self._records(f, last)
                 sent += len(last)
-            if not self._still_there(f) and f.offset >= os.fstat(f.fd).st_size and not f.partial and not f.pending:
-                os.close(f.fd)  # rotated away and read to its end
-                del self.files[key]
         if sent:
             await self.sink.flush()
+        for key, f in list(self.files.items()):
+            if f.ticket.refused and key in began:
+                log.warning("%s: the full spool refused %d lines: reading them again from byte %d once it "
+                            "has room", f.path, f.ticket.refused, began[key])
+                f.offset, f.partial, f.pending = began[key], b"", []
+            elif not self._still_there(f) and f.offset >= os.fstat(f.fd).st_size and not f.partial \
+                    and not f.pending:
+                os.close(f.fd)  # rotated away and read to its end
+                del self.files[key]
         self._save_state()
         return sent
 
@@ -172,7 +187,7 @@ class FileTailer:
         await self.sink.put(RawBatch(
             messages=messages, received_at_ns=time.time_ns(), collector="file", peer="", source_id=s.id,
             format_hint=s.format, charset=s.charset, timezone=s.timezone, tenant=s.tenant, device=s.device,
-        ))
+        ), f.ticket)
 
 
 async def run_file(settings: Settings, cfg: FileSettings, globs: list[str]) -> None:
