@@ -6,8 +6,9 @@ EDR, anti-DDoS... each declared in the sources file as the device the corpus nam
 would) and the open formats of Elastic's integration tests (Linux auth and syslog, auditd,
 Suricata, Snort, nginx, Apache, ModSecurity, FortiGate, iptables, CEF, Windows Security events
 as winlogbeat JSON). Every timestamp in a line is moved (kept in the line's own format and time
-zone) to the recent past: the k-th use of a template goes k seconds back from the time the mix
-was loaded, so the events are recent and no two lines of a device repeat (the same bytes from the
+zone: syslog, ISO, access-log, FortiOS date= time=, Snort, and Unix times in s/ms/us/ns that are
+keyed as a time or lie near the line's other stamps) to the recent past: the k-th use of a
+template goes k seconds back from the time the mix was loaded, so the events are recent and no two lines of a device repeat (the same bytes from the
 same source are one event: a re-send). A line whose time cannot be moved is left out of the mix
 and counted.
 
@@ -22,13 +23,14 @@ share a correlation group by address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,69 +63,203 @@ ELASTIC = {
 WEIGHTS = {"firewall": 40, "ids": 8, "ips": 8, "waf": 8, "web": 8, "linux": 12, "windows": 6, "bastion": 4,
            "other": 6}
 
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-_BSD = re.compile(rb"(?<![\w:])(" + b"|".join(m.encode() for m in _MONTHS) + rb") ([ \d]\d) (\d\d):(\d\d):(\d\d)")
-_ISO = re.compile(rb"(?<!\d)(\d{4})([-/])(\d\d)\2(\d\d)([ T])(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
-_CLF = re.compile(rb"(?<!\d)(\d\d)/(" + b"|".join(m.encode() for m in _MONTHS) + rb")/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})")
 _TESTNET = re.compile(rb"(?<![\d.])(192\.0\.2|198\.51\.100|203\.0\.113)\.(\d{1,3})(?![\d])")
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+_MON = b"(?P<mon>" + b"|".join(m.encode() for m in _MONTHS) + b")"
+_YEAR = rb"(?:19|20)\d\d"
+# Each form of timestamp, by named groups: Y (year) or y (two digits), mon (month name) or m, d, H, M,
+# S, f (fraction digits), wd (weekday name), z (zone); a form without a year is of year 2000 (compared
+# with the others as wall time, _delta) and one without a zone of the device's local time.
+# BSD syslog "Nov 25 10:00:00", with the year some devices add before the month (DPtech: "2017 Dec 28
+# 16:16:00"), after the day (Huawei, Cisco: "Nov 25 2026 10:00:00") or after the time (H3C: "Dec  8
+# 01:57:01 2020"; ctime: "Fri May 14 14:52:47 2021").
+_BSD = re.compile(rb"(?<![\w:])(?:(?P<Y>" + _YEAR + rb") )?(?:(?P<wd>" + "|".join(_DAYS).encode() + rb") )?" + _MON
+                  + rb"(?P<d> {1,2}\d{1,2}) (?:(?P<Y2>" + _YEAR + rb") )?(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+                  rb"(?:\.(?P<f>\d{1,9}))?(?: (?P<Y3>" + _YEAR + rb")(?![\w:.]))?")
+# 2026-11-25T10:00:00.123+08:00, 2026-11-25 10:00:00, 2022/1/17 09:03:41, 2021-02-23,10:15:29, 2019-06-12 12:25:39 +0800
+_ISO = re.compile(rb"(?<!\d)(?P<Y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?:[ T]|,)(?P<H>\d{1,2}):(?P<M>\d\d)"
+                  rb":(?P<S>\d\d)(?:\.(?P<f>\d{1,9}))?(?P<z>Z|[+-]\d\d:?\d\d(?!\d)| [+-]\d{4}(?![\d:]))?")
+# Apache/nginx access logs: 25/Nov/2026:10:00:00 +0800, 25/Nov/2026:10:00:30.3 +0800
+_CLF = re.compile(rb"(?<!\d)(?P<d>\d\d)/" + _MON + rb"/(?P<Y>\d{4}):(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)(?:\.(?P<f>\d{1,9}))?"
+                  rb" (?P<z>[+-]\d{4})")
+# FortiOS and its kin: date=2026-11-25 time=10:00:01 (quoted or not; comma between them: WebRAY), in the
+# zone of the line's tz="+0800" field, else local.
+_SPLIT = re.compile(rb"(?<![\w])date=\"?(?P<Y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})\"?[ ,;]time=\"?"
+                    rb"(?P<H>\d{1,2}):(?P<M>\d\d):(?P<S>\d\d)(?![\d:])")
+_SPLIT_TZ = re.compile(rb"(?<![\w])tz=\"?(?:UTC|GMT)?([+-]\d\d:?\d\d)\"?(?![\w:])")
+# Snort fast alerts: 11/25-10:00:01.123456 (snort -y: 11/25/26-10:00:01.123456)
+_SNORT = re.compile(rb"(?<![\w/.:-])(?P<m>\d\d)/(?P<d>\d\d)(?:/(?P<y>\d\d))?-(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+                    rb"(?:\.(?P<f>\d{1,9}))?(?![\d:])")
+# Unix time in seconds (fraction or not), milli-, micro- or nanoseconds: time=1795572001,
+# "start_time": 1795572001, access_time="1795572001951", msg=audit(1795658400.500:5401), ;;1631605377;;
+_EPOCH = re.compile(rb"(?<![\w.\-/+#%@$&])(?P<n>\d{10}(?:\d{3}){0,3})(?:\.(?P<f>\d{1,9}))?(?![\w.\-/@])")
+# The key an epoch number is the value of, if any: key=, "key": , key:, key(1003)=, audit(
+_KEY = re.compile(rb"(?:([A-Za-z_][\w.\-]{0,63})(?:\(\d{1,5}\))?[\"']?[ \t]{0,3}[=:][ \t]{0,3}[\"']?|(\w{1,32})\()\Z")
+# A number keyed by a word (a key's _- or camel-case part) that names a time: cmd_time, write_date,
+# r_time_i, timestamp, ts, create_at, msg=audit(...
+_TIME_WORDS = ("time", "date", "stamp")
+_TIME_KEYS = frozenset("t ts tm at rt audit start end begin epoch when clock".split())
+# A number keyed by one of these words (the last that says) counts or names something: not a time;
+# by one of _NEVER_TIME anywhere (version_dbtime, serial_num), neither.
+_NEVER_TIME = frozenset("version ver serial sn seq uuid guid hash md5 crc".split())
+_NOT_TIME = frozenset(
+    "no num number nid id count cnt times size len length byte bytes pkt pkts packet packets port ip addr mac pid "
+    "ppid uid gid auid ses session duration dur elapsed ttl timeout code phone mobile qq inode offset ofs total sum "
+    "rule policy".split())
+_NOT_TIME_ENDS = ("id", "ip", "port", "byte", "bytes", "pkt", "pkts", "num", "count", "cnt", "size", "len")
+_EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
+# Unix times taken as such on their own (no other time in the line or scenario to be near): 2026 +-2 years.
+_PLAUSIBLE = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2029, 1, 1, tzinfo=UTC))
+_NEAR = timedelta(days=1)
 
 
 def _tz(suffix: bytes | None) -> Any:
     if not suffix:
         return CST  # no zone in the line: the device's local time (the sources' default zone)
+    suffix = suffix.strip()
     if suffix == b"Z":
         return UTC
     s = suffix.decode().replace(":", "")
     sign = 1 if s[0] == "+" else -1
-    from datetime import timezone
     return timezone(sign * timedelta(hours=int(s[1:3]), minutes=int(s[3:5])))
 
 
-def _stamps(line: bytes) -> list[tuple[re.Match[bytes], datetime]]:
-    """Every timestamp of the line, with its time as an aware datetime."""
+def _zone(m: re.Match[bytes]) -> Any:
+    if m.re is _SPLIT:
+        z = _SPLIT_TZ.search(m.string)
+        return _tz(z.group(1) if z else None)
+    return _tz(m.groupdict().get("z"))
+
+
+def _when(m: re.Match[bytes]) -> datetime:
+    """The time of a date-time form's match (ValueError if it is no date)."""
+    g = m.groupdict()
+    year = g.get("Y") or g.get("Y2") or g.get("Y3")
+    if year:
+        y = int(year)
+    elif g.get("y"):
+        y = 2000 + int(g["y"])
+    else:
+        y = 2000  # year-less
+    month = _MONTHS.index(g["mon"].decode()) + 1 if g.get("mon") else int(g["m"])
+    frac = g.get("f") or b""
+    micro = int(frac[:6].ljust(6, b"0")) if frac else 0
+    return datetime(y, month, int(g["d"]), int(g["H"]), int(g["M"]), int(g["S"]), micro, tzinfo=_zone(m))
+
+
+def _epoch(m: re.Match[bytes]) -> datetime:
+    n = m.group("n")
+    sub = n[10:] + (m.group("f") or b"")  # the digits below the second: of ms, us, ns or a fraction
+    return _EPOCH0 + timedelta(seconds=int(n[:10]), microseconds=int(sub[:6].ljust(6, b"0")))
+
+
+def _key_kind(line: bytes, start: int) -> str:
+    """What the key of the number at `start` says it is: "time", "other" (a count, an id, an
+    address...: never a time) or "" (no key, or a key that does not say)."""
+    k = _KEY.search(line[max(0, start - 72):start])
+    if k is None:
+        return ""
+    key = (k.group(1) or k.group(2)).decode()
+    parts = [p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", key)]
+    if any(p in _NEVER_TIME for p in parts):
+        return "other"
+    for p in reversed([p for p in parts if len(p) > 1] or parts):  # the last word says (r_time_i: time)
+        if p in _NOT_TIME or p.endswith(_NOT_TIME_ENDS):
+            return "other"
+        if p in _TIME_KEYS or any(w in p for w in _TIME_WORDS):
+            return "time"
+    return ""
+
+
+def _near(t: datetime, ref: datetime) -> bool:
+    if ref.year == 2000 and not 2000 <= t.year < 2038:
+        return False
+    return abs(_wall(t, ref)) <= _NEAR
+
+
+@functools.lru_cache(maxsize=16384)  # the same templates are re-timed over and over
+def _stamps(line: bytes, near: datetime | None = None) -> tuple[tuple[re.Match[bytes], datetime], ...]:
+    """Every timestamp of the line, with its time as an aware datetime. A date before 1990 is a
+    placeholder (Thu Jan  1 08:00:00 1970), not a time. A number is a Unix time only if its key
+    does not name a count or an id (sentbyte=, serial_num=, tid=...) and it falls within a day of
+    another time of the line (or of `near`: the scenario's first), or its key names a time
+    (cmd_time:, "timestamp":, msg=audit(...) and it falls within two years of 2026."""
     out = []
-    for m in _BSD.finditer(line):
-        mon = _MONTHS.index(m.group(1).decode()) + 1
-        try:
-            out.append((m, datetime(2000, mon, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)),
-                                    tzinfo=CST)))
-        except ValueError:
+    for form in (_BSD, _CLF, _ISO, _SPLIT, _SNORT):
+        for m in form.finditer(line):
+            try:
+                t = _when(m)
+            except ValueError:
+                continue
+            if t.year >= 1990:
+                out.append((m, t))
+    refs = [t for _, t in out] + ([near] if near is not None else [])
+    for m in _EPOCH.finditer(line):
+        if len(m.group("n")) > 10 and m.group("f"):
             continue
-    for m in _CLF.finditer(line):  # Apache/nginx access logs: 25/Nov/2026:10:00:00 +0800
-        try:
-            out.append((m, datetime(int(m.group(3)), _MONTHS.index(m.group(2).decode()) + 1, int(m.group(1)),
-                                    int(m.group(4)), int(m.group(5)), int(m.group(6)), tzinfo=_tz(m.group(7)))))
-        except ValueError:
+        kind = _key_kind(line, m.start())
+        if kind == "other":
             continue
-    for m in _ISO.finditer(line):
-        try:
-            out.append((m, datetime(int(m.group(1)), int(m.group(3)), int(m.group(4)), int(m.group(6)),
-                                    int(m.group(7)), int(m.group(8)), tzinfo=_tz(m.group(10)))))
-        except ValueError:
-            continue
-    return sorted(out, key=lambda x: x[0].start())
+        t = _epoch(m)
+        if any(_near(t, r) for r in refs) or kind == "time" and _PLAUSIBLE[0] <= t < _PLAUSIBLE[1]:
+            out.append((m, t))
+    return tuple(sorted(out, key=lambda x: x[0].start()))
+
+
+def _num(value: int, old: bytes) -> str:
+    """value written as wide as old was ("5", "05")."""
+    return str(value) if len(old) == 1 else f"{value:0{len(old)}d}"
+
+
+def _bsd_day(day: int, old: str) -> str:
+    """The day of a BSD stamp with the spaces before it, as the device writes them: " 25" and
+    "  5" (space-padded, the RFC's), " 05", " 5" (Huawei: "Aug 6 2011"), "  25" kept as it was."""
+    digits = old.lstrip(" ")
+    spaces = old[: len(old) - len(digits)]
+    if digits.startswith("0"):
+        return f"{spaces}{day:02d}"
+    if len(spaces) == len(digits):  # " 5" or "  25": not padded
+        return f"{spaces}{day}"
+    return f" {day:2d}"
 
 
 def _render(m: re.Match[bytes], at: datetime) -> bytes:
-    if m.re is _BSD:
-        t = at.astimezone(CST)
-        return f"{_MONTHS[t.month - 1]} {t.day:2d} {t:%H:%M:%S}".encode()
-    if m.re is _CLF:
-        t = at.astimezone(_tz(m.group(7)))
-        return f"{t.day:02d}/{_MONTHS[t.month - 1]}/{t:%Y}:{t:%H:%M:%S} {m.group(7).decode()}".encode()
-    t = at.astimezone(_tz(m.group(10)))
-    sep, mid = m.group(2).decode(), m.group(5).decode()
-    frac = m.group(9).decode() if m.group(9) else ""
-    if frac:
-        frac = "." + f"{t.microsecond:06d}"[: len(frac) - 1].ljust(len(frac) - 1, "0")
-    zone = m.group(10).decode() if m.group(10) else ""
-    return f"{t:%Y}{sep}{t:%m}{sep}{t:%d}{mid}{t:%H:%M:%S}{frac}{zone}".encode()
+    """The matched timestamp written as `at`, in its own format and zone."""
+    if m.re is _EPOCH:
+        n, frac = m.group("n"), m.group("f")
+        us = (at - _EPOCH0) // timedelta(microseconds=1)
+        digits = (f"{us // 1_000_000}" + f"{us % 1_000_000:06d}" + n[16:].decode())[: len(n)]
+        if frac:
+            digits += "." + f"{us % 1_000_000:06d}"[: len(frac)].ljust(len(frac), "0")
+        return digits.encode()
+    t = at.astimezone(_zone(m))
+    text = {"Y": f"{t.year:04d}", "Y2": f"{t.year:04d}", "Y3": f"{t.year:04d}", "y": f"{t.year % 100:02d}",
+            "mon": _MONTHS[t.month - 1], "wd": _DAYS[t.weekday()], "f": f"{t.microsecond:06d}"}
+    nums = {"m": t.month, "d": t.day, "H": t.hour, "M": t.minute, "S": t.second}
+    out, pos = bytearray(), m.start()
+    for name, old in m.groupdict().items():
+        if old is None or name not in text and name not in nums:
+            continue  # not there, or not a part of the time (a separator, the zone)
+        if name == "f":
+            new = text["f"][: len(old)].ljust(len(old), "0")
+        elif name == "d" and m.re is _BSD:
+            new = _bsd_day(t.day, old.decode())
+        elif name in nums:
+            new = _num(nums[name], old)
+        else:
+            new = text[name]
+        s, e = m.span(name)
+        out += m.string[pos:s] + new.encode()
+        pos = e
+    return bytes(out + m.string[pos:m.end()])
 
 
 def retime(line: bytes, at: datetime, base: datetime | None = None) -> bytes:
     """The line with every timestamp moved: the first to `at` (or each by its distance from
     `base`, for the lines of one scenario), in its own format and zone."""
-    stamps = _stamps(line)
+    stamps = _stamps(line, base)
     if not stamps:
         return line
     origin = base if base is not None else stamps[0][1]
@@ -136,10 +272,15 @@ def retime(line: bytes, at: datetime, base: datetime | None = None) -> bytes:
     return bytes(out + line[pos:])
 
 
+def _wall(t: datetime, origin: datetime) -> timedelta:
+    """t - origin; with a year-less stamp (year 2000) as local wall time of the same year."""
+    if t.year == 2000 or origin.year == 2000:
+        t, origin = (x.astimezone(CST).replace(year=2000, tzinfo=None) for x in (t, origin))
+    return t - origin
+
+
 def _delta(t: datetime, origin: datetime) -> timedelta:
-    if t.year == 2000 or origin.year == 2000:  # a year-less syslog stamp: compare as local wall time
-        t, origin = t.replace(year=2000, tzinfo=None), origin.replace(year=2000, tzinfo=None)
-    d = t - origin
+    d = _wall(t, origin)
     return d if abs(d) < timedelta(days=1) else timedelta(0)
 
 
@@ -301,7 +442,8 @@ class Scenario:
 
     def span(self) -> timedelta:
         """From its first line's time to its latest line's."""
-        stamps = [st[0][1] for st in (_stamps(line) for line in self.lines) if st]
+        base = first_stamp(self.lines)
+        stamps = [st[0][1] for st in (_stamps(line, base) for line in self.lines) if st]
         return max((_delta(t, stamps[0]) for t in stamps), default=timedelta(0))
 
 
