@@ -90,6 +90,9 @@ class WorkerSettings(BaseModel):
     batch_size: int = Field(2000, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     bulk_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # Bulk writes of one soc.raw batch in flight while its next part is parsed: Elasticsearch
+    # indexes one part while the worker parses the next (1: one after the other).
+    index_in_flight: int = Field(2, ge=1)
     retry_max_backoff_s: float = Field(30.0, gt=0)
     rules_dirs: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "rules"])
     correlation_lateness_s: float = Field(60.0, ge=0)

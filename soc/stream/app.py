@@ -139,15 +139,17 @@ async def normalize_agent(stream: faust.StreamT) -> None:
     normalize every line of a batch of soc.raw (what cannot be parsed goes to soc.deadletter),
     run the Sigma rules on each event (alerts to soc.alerts, matches to soc.correlate), then
     bulk-write the events (refusals to soc.deadletter). The batch is acked, so its offsets
-    committed, only after that write: while Elasticsearch is away the stage waits and commits
-    nothing. A take() batch of many large records is handled in parts of about batch_size
-    lines, which bounds the events held at once."""
+    committed, only after every write of it: while Elasticsearch is away the stage waits and
+    commits nothing. A take() batch of many large records is handled in parts of about
+    batch_size lines, which bounds the events held at once; up to `index_in_flight` parts are
+    being written while the next one is parsed, so Elasticsearch and the worker work at once."""
     writer = BulkWriter(
         async_client(_cfg), "index.events", _cfg.worker.bulk_max_bytes, _cfg.worker.retry_max_backoff_s
     )
     async for batch in stream.take(_cfg.worker.batch_size, within=_cfg.worker.batch_within_s):
         events: list[Doc] = []
         started, received = time.perf_counter(), 0
+        writing: list[asyncio.Task[None]] = []
         for n, data in enumerate(batch, 1):
             for key, doc in normalize(data, ENRICHERS):
                 received += 1
@@ -163,8 +165,17 @@ async def normalize_agent(stream: faust.StreamT) -> None:
             if events:
                 await _detect(events)
                 started = _timed("index.events", len(events))
-                await _index("events", writer, event_items(_cfg.elastic.index_prefix, events), [], started)
+                if len(writing) >= _cfg.worker.index_in_flight:
+                    await writing.pop(0)
+                writing.append(asyncio.ensure_future(
+                    _index("events", writer, event_items(_cfg.elastic.index_prefix, events), [], started)))
             events, started, received = [], time.perf_counter(), 0
+        try:
+            for task in writing:
+                await task  # the batch ends (and is acked) only once every part is written
+        finally:
+            for task in writing:
+                task.cancel()  # a failed part stops the batch: no write of it outlives it
 
 
 async def _detect(events: list[Doc]) -> None:
