@@ -163,7 +163,11 @@ def correlate_all(
     specs: dict[str, CorrelationSpec], state: dict[str, Any] | None, matches: list[Doc], lateness_ms: int
 ) -> tuple[dict[str, Any] | None, list[Doc], int]:
     """Feed a group's matches into its window in order, as `correlate` one after another would:
-    (the state after the last, every alert document on the way, how many came late)."""
+    (the state after the last, the alert documents, how many came late). Of the revisions of an
+    alert within the batch only two are kept: its first revision (the one respond acts on) and
+    its latest (the one the index keeps); those in between would be overwritten at once. A busy
+    group (one suppression window per rule and source) thus costs one alert message per batch,
+    not one per matching event."""
     alerts: list[Doc] = []
     late = 0
     for match in matches:
@@ -172,6 +176,10 @@ def correlate_all(
             state = new_state
         alerts += found
         late += was_late
+    if len(alerts) > 1:
+        last = {str(a["soc"]["alert"]["id"]): n for n, a in enumerate(alerts)}
+        alerts = [a for n, a in enumerate(alerts)
+                  if a["soc"]["alert"].get("revision", 1) == 1 or last[str(a["soc"]["alert"]["id"])] == n]
     return state, alerts, late
 
 
