@@ -321,7 +321,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
                 hit |= {i.peer for i in mine if i.scenario.positive}
                 if evs and fresh:
                     lat_planted.append(delay)
-            elif mine and peers <= {i.peer for i in mine}:
+            elif len(mine) == 1 and peers <= {mine[0].peer}:
                 fp_alerts += 1  # the near miss alone raised it
                 near_alerted.extend(mine)
             elif mine:

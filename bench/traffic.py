@@ -502,6 +502,7 @@ class Planter:
         self._addr = itertools.count(1)
         self._peer: dict[str, itertools.count[int]] = {}
         self._shifts: dict[str, timedelta] = {}
+        self._sent: set[tuple[str, bytes]] = set()  # (device, line) of every instance made
 
     def device_of(self, s: Scenario) -> Device:
         key = json.dumps([s.device, s.format], sort_keys=True)
@@ -528,7 +529,14 @@ class Planter:
 
         base = first_stamp(s.lines)
         shift = self._zone_shift(s, dev, at, base)
-        lines = [_TESTNET.sub(fresh, retime(line, at - shift, base)) for line in s.lines]
+        for _ in range(60):
+            lines = [_TESTNET.sub(fresh, retime(line, at - shift, base)) for line in s.lines]
+            # The same bytes from the same device are one event (a re-send): two rules' examples
+            # that share a line, planted in the same second, would be one event of two instances.
+            if not self._sent.intersection((dev.name, line) for line in lines):
+                break
+            at += timedelta(seconds=1)
+        self._sent.update((dev.name, line) for line in lines)
         return Instance(s, f"127.{second}.{k // 250}.{k % 250 + 2}", at, lines)
 
     def _zone_shift(self, s: Scenario, dev: Device, at: datetime, base: datetime | None) -> timedelta:
