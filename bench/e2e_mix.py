@@ -46,6 +46,7 @@ from elasticsearch import Elasticsearch, helpers
 from bench.e2e_syslog import ceiling, machine
 from bench.scale_out import wait_drained
 from bench.traffic import Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
+from soc.config import PROJECT_ROOT
 from soc.model import RawRecord, get_path
 from soc.pipeline import LocalPipeline, Namespace, count
 from soc.store.client import sync_client
@@ -152,6 +153,37 @@ def events_by_id(es: Elasticsearch, prefix: str, ids: list[str]) -> dict[str, di
         for hit in resp["hits"]["hits"]:
             out[hit["_source"]["event"]["id"]] = hit["_source"]
     return out
+
+
+def in_truncated_alerts(es: Elasticsearch, prefix: str, instances: list[Instance]) -> set[str]:
+    """The peers of instances whose match an alert counted but no longer lists: an alert keeps
+    the newest 100 event ids (soc.model.MAX_ALERT_EVENT_IDS), and a planted line that joins a
+    busy group (a background device's, sharing its addresses) can be pushed out of them. Such an
+    alert has the instance's group key, a count above its ids, and spans the event's time."""
+    from detectors.registry import SUPPRESS
+    from detectors.rules import load_rules
+    from soc.stream.detect import detect
+
+    if not instances:
+        return set()
+    rules = load_rules([PROJECT_ROOT / "rules"])
+    found: set[str] = set()
+    for inst in instances:
+        docs = [h["_source"] for h in helpers.scan(es, index=f"{prefix}-events-2*",
+                                                   query={"query": {"term": {"observer.ip": inst.peer}}})]
+        for doc in docs:
+            for key, match in detect(rules, doc, suppression=True)[1]:
+                if match["corr"] not in (inst.scenario.rule_id, SUPPRESS + inst.scenario.rule_id):
+                    continue
+                at = doc["@timestamp"]
+                hits = es.search(index=f"{prefix}-alerts", size=5, query={"bool": {"filter": [
+                    {"term": {"soc.alert.group_key": key.decode()}},
+                    {"range": {"soc.alert.first_seen": {"lte": at}}},
+                    {"range": {"soc.alert.last_seen": {"gte": at}}}]}})["hits"]["hits"]
+                if any(get_path(h["_source"], "soc.alert.count", 0) > len(get_path(h["_source"], "soc.alert.event_ids", []))
+                       for h in hits):
+                    found.add(inst.peer)
+    return found
 
 
 def _as_list(value: Any) -> list[str]:
@@ -331,6 +363,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
             else:
                 other[str(get_path(a, "rule.name"))] += 1
         pos_instances = [i for i, _ in planted if i.scenario.positive]
+        truncated = in_truncated_alerts(es, prefix, [i for i in pos_instances if i.peer not in hit])
+        hit |= truncated
         missed_instances = [i for i in pos_instances if i.peer not in hit]
         missed = sorted({i.scenario.rule_title for i in missed_instances})
         for what, insts in (("not alerted", missed_instances), ("near miss alerted", near_alerted)):
@@ -371,7 +405,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
           f"{planted_lines} planted lines ({distinct} distinct); lost {lat_lost} |")
     print(f"| planted attacks (raw `match` examples of {len({s.rule_id for s in positives})} rules) | {len(pos_instances)} |")
     print(f"| planted near misses (raw `no_match` examples) | {len(planted) - len(pos_instances)} |")
-    print(f"| recall: planted attacks alerted by their rule | {len(hit)}/{len(pos_instances)} = {recall:.1%} |")
+    print(f"| recall: planted attacks alerted by their rule | {len(hit)}/{len(pos_instances)} = {recall:.1%}"
+          f" ({len(truncated)} counted by an alert whose newest 100 event ids no longer list them) |")
     print(f"| precision: a rule's alerts on its attacks / its alerts on planted lines | {tp_alerts}/{tp_alerts + fp_alerts} = {precision:.1%} |")
     print(f"| ingest→alert p50 / p99, planted attacks ({len(lat_planted)} alerts) | {pct(lat_planted, .5) * 1000:,.0f} ms / {pct(lat_planted, .99) * 1000:,.0f} ms |")
     print(f"| ingest→alert p50 / p99, every alert of the phase ({len(lat_all)}) | {pct(lat_all, .5) * 1000:,.0f} ms / {pct(lat_all, .99) * 1000:,.0f} ms |")
