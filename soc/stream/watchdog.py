@@ -10,6 +10,16 @@ committed ones) and none of its own counters has moved (received, sent, retried:
 waits for Elasticsearch retries, and counts it) for `limit_s`, it re-executes itself: the same
 command, a fresh process that rejoins the group and recovers its tables from the changelogs,
 as systemd's Restart= would after a crash, without an operator.
+
+A second hang keeps the counters moving: after a rebalance faust-streaming can skip a record
+it had fetched (its consumer abandons a delivery when the flow is suspended, yet moves its read
+offset past it), then acks the records after it. The skipped one is never acked, so the
+partition's commit stops below it for ever, while the worker goes on with the rest: the
+record's lines are lost unless the partition is read again from its committed offset. Seen in
+the worker-SIGKILL drill (30–60 lines of one record, about one run in three). So the worker
+also watches its own partitions' acks: a partition whose acked offsets start above its
+committed one (a hole at the head) for `limit_s` makes it start afresh as well; the new process
+reads on from the committed offset, and what was done twice has the same ids.
 """
 
 from __future__ import annotations
@@ -22,7 +32,22 @@ class Watchdog:
     limit_s: float
     _progress: float | None = None
     _since: float | None = None  # since when work waits and nothing moves
+    _holes: dict[str, tuple[int, float]] = field(default_factory=dict)  # partition -> (committed, since)
     notes: list[str] = field(default_factory=list)
+
+    def observe_holes(self, now: float, holes: dict[str, tuple[int, int]]) -> str | None:
+        """Feed this worker's partitions whose acks start above their committed offset:
+        {partition: (committed, lowest acked)}; the reason to start afresh, or None. A hole that
+        closes, or a commit that moves, starts the partition's clock again."""
+        self._holes = {tp: (committed, self._holes[tp][1] if tp in self._holes and self._holes[tp][0] == committed
+                            else now)
+                       for tp, (committed, _) in holes.items()}
+        for tp, (committed, since) in sorted(self._holes.items()):
+            if now - since > self.limit_s:
+                return (f"partition {tp} has acked records from offset {holes[tp][1]} but never {committed}, "
+                        f"for {now - since:.0f} s (limit {self.limit_s:.0f} s): a record skipped after a "
+                        "rebalance; reading the partition again from its committed offset")
+        return None
 
     def observe(self, now: float, progress: float, backlog: int | None) -> str | None:
         """Feed the sum of this worker's counters and the group's backlog (None: unknown, e.g.

@@ -527,8 +527,11 @@ class Drill:
         sources = tmp / "sources.yaml"
         sources.write_text(f"sources:\n  - id: fd-http\n    token: {self.token}\n"
                            f"  - id: fd-file\n    paths: ['{logs}/*.log']\n")
+        # The watchdog at 30 s (120 in production), so a worker it starts afresh (a partition that
+        # can no longer commit after a rebalance) has recovered within the drill's settle time.
         self.p = LocalPipeline(Namespace(prefix=self.marker), tmp / "run",
-                               extra_env={"SOC_SOURCES_FILE": str(sources), **(env or {})})
+                               extra_env={"SOC_SOURCES_FILE": str(sources), "SOC_WORKER__STUCK_S": "30",
+                                          **(env or {})})
         asyncio.run(setup_all(self.p.settings))
         self.supervisor = Supervisor(self.p, {
             "worker": self.p.start_worker,
