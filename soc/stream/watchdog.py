@@ -11,12 +11,13 @@ waits for Elasticsearch retries, and counts it) for `limit_s`, it re-executes it
 command, a fresh process that rejoins the group and recovers its tables from the changelogs,
 as systemd's Restart= would after a crash, without an operator.
 
-A second hang keeps the counters moving: after a rebalance faust-streaming can skip a record
-it had fetched (its consumer abandons a delivery when the flow is suspended, yet moves its read
-offset past it), then acks the records after it. The skipped one is never acked, so the
-partition's commit stops below it for ever, while the worker goes on with the rest: the
-record's lines are lost unless the partition is read again from its committed offset. Seen in
-the worker-SIGKILL drill (30–60 lines of one record, about one run in three). So the worker
+A second hang keeps the counters moving: after a rebalance faust-streaming can skip records it
+had fetched (it seeks back to the committed offsets, still receives deliveries fetched before,
+and drops the re-fetched records below them as already read), then acks the records after them.
+The skipped ones are never acked (soc/stream/app.py stops faust from counting the jump as
+done), so the partition's commit stops below them for ever, while the worker goes on with the
+rest: their lines are lost unless the partition is read again from its committed offset. Seen
+in the worker-SIGKILL drill (30–60 lines of one record, about one run in three). So the worker
 also watches its own partitions' acks: a partition whose acked offsets start above its
 committed one (a hole at the head) for `limit_s` makes it start afresh as well; the new process
 reads on from the committed offset, and what was done twice has the same ids.
