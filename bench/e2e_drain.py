@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.e2e_syslog import histogram, machine, quantile, send_paced
+from bench.e2e_syslog import drop_indices, head_commit, histogram, machine, quantile, send_paced
 from bench.generate import lines as gen_lines
 from soc.pipeline import LocalPipeline, Namespace, count
 from soc.store.client import sync_client
@@ -99,12 +98,10 @@ def main() -> None:
         behind = MATCHES_PER_LINE * (n + len(paced)) - (correlated() - c0)
     finally:
         pipeline.stop()
-        names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).keys())
-        if names:
-            es.indices.delete(index=",".join(names))
+        drop_indices(es, prefix)
         es.close()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = head_commit()
     ms = [quantile(marks[a], marks[2], q) * 1000 for a in (0, 1) for q in (0.50, 0.99)]
     print()
     print(f"### End to end, drained, syslog over loopback → Elasticsearch ({datetime.now(UTC):%Y-%m-%d}, commit {commit})")

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,15 +42,13 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch, helpers
 
-from bench.e2e_syslog import ceiling, machine
+from bench.e2e_syslog import ceiling, drop_indices, head_commit, machine
 from bench.scale_out import wait_drained
-from bench.traffic import Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
-from soc.config import PROJECT_ROOT
-from soc.model import RawRecord, get_path
+from bench.traffic import RULES, Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
+from soc.model import get_path
 from soc.pipeline import LocalPipeline, Namespace, count
 from soc.store.client import sync_client
 from soc.store.setup import setup_all
-from soc.stream.normalize import normalize_record
 
 CHUNK = 200  # lines a device writes at once in the burst
 
@@ -166,7 +163,7 @@ def in_truncated_alerts(es: Elasticsearch, prefix: str, instances: list[Instance
 
     if not instances:
         return set()
-    rules = load_rules([PROJECT_ROOT / "rules"])
+    rules = load_rules([RULES])
     found: set[str] = set()
     for inst in instances:
         docs = [h["_source"] for h in helpers.scan(es, index=f"{prefix}-events-2*",
@@ -232,9 +229,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     print("ceiling: the burst's ECS documents bulk-loaded straight into Elasticsearch…", flush=True)
     docs = []
     for i, (dev, line) in enumerate(burst):
-        device = {k: getattr(dev, k) for k in ("vendor", "product", "type") if getattr(dev, k)}
-        key, doc = normalize_record(RawRecord(line, time.time_ns() + i, "syslog-tcp", "127.2.0.1:1",
-                                              dev.name, dev.format, device=device))
+        key, doc = dev.read(line, time.time_ns() + i)
         if key is not None:
             docs.append(doc)
     parsed_share = len(docs) / n
@@ -375,12 +370,10 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     finally:
         pipeline.stop()
         if not args.keep:
-            names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).keys())
-            if names:
-                es.indices.delete(index=",".join(names))
+            drop_indices(es, prefix)
         es.close()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = head_commit()
     print()
     print(f"### End to end on the realistic mix, attacks planted ({datetime.now(UTC):%Y-%m-%d}, commit {commit})")
     print()

@@ -28,6 +28,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -38,6 +39,17 @@ from soc.store.bulk import BulkItem, BulkWriter
 from soc.store.client import async_client, sync_client
 from soc.store.setup import setup_all
 from soc.stream.normalize import normalize
+
+
+def drop_indices(es: Any, prefix: str) -> None:
+    """Delete a benchmark namespace's indices."""
+    names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).keys())
+    if names:
+        es.indices.delete(index=",".join(names))
+
+
+def head_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
 
 def machine() -> str:
@@ -205,12 +217,10 @@ def main() -> None:
     finally:
         pipeline.stop()
         if not args.keep:
-            names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).keys())
-            if names:
-                es.indices.delete(index=",".join(names))
+            drop_indices(es, prefix)
         es.close()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = head_commit()
     print()
     print(f"### End to end, syslog over loopback → Elasticsearch ({datetime.now(UTC):%Y-%m-%d}, commit {commit})")
     print()

@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.e2e_syslog import machine
+from bench.e2e_syslog import drop_indices, head_commit, machine
 from soc.pipeline import LocalPipeline, Namespace, count, free_port, scrape
 
 # ---------------------------------------------------------------------------- shared with the test
@@ -380,9 +380,7 @@ def run(n_workers: int, per_source: dict[str, list[bytes]], warm: dict[str, list
                    {name: (c1[name] - c0[name]) / wall for name in procs}, correlation_alerts(es, prefix))
     finally:
         pipeline.stop()
-        names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).keys())
-        if names:
-            es.indices.delete(index=",".join(names))
+        drop_indices(es, prefix)
         es.close()
 
 
@@ -431,7 +429,7 @@ def main() -> None:
     s1 = sum(x.sustained for x in one) / len(one)
     s2 = sum(x.sustained for x in two) / len(two)
     same_alerts = all(x.alerts == one[0].alerts for x in runs)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = head_commit()
     cmd = f".venv/bin/python -m bench.scale_out --events {args.events} --rounds {args.rounds}"
 
     print()

@@ -314,6 +314,13 @@ class Device:
                 src[k] = getattr(self, k)
         return src
 
+    def read(self, line: bytes, received_ns: int) -> tuple[Any, dict[str, Any]]:
+        """How the platform reads a line of this device received then (ns since the epoch):
+        normalize_record's (key, document), the key None for a dead letter."""
+        device = {k: getattr(self, k) for k in ("vendor", "product", "type") if getattr(self, k)}
+        return normalize_record(RawRecord(line, received_ns, "syslog-tcp", "127.2.0.1:1", self.name, self.format,
+                                          device=device))
+
 
 @dataclass
 class Template:
@@ -348,10 +355,7 @@ class Background:
         if any(t.device == dev and retime(t.line, now) == moved for t in self.templates.get(dev.category, [])):
             self.left_out["the same line at another time"] = self.left_out.get("the same line at another time", 0) + 1
             return
-        hint = dev.format
-        device = {k: getattr(dev, k) for k in ("vendor", "product", "type") if getattr(dev, k)}
-        rec = RawRecord(moved, int(now.timestamp() * 1e9), "syslog-tcp", "127.2.0.1:1", dev.name, hint, device=device)
-        key, doc = normalize_record(rec)
+        key, doc = dev.read(moved, int(now.timestamp() * 1e9))
         if key is None:
             why = "not parsed: " + str(doc["soc"]["deadletter"]["reason"])
             self.left_out[why] = self.left_out.get(why, 0) + 1
@@ -547,10 +551,7 @@ class Planter:
         key = s.rule_id + repr(s.lines[0][:64])
         if key not in self._shifts:
             shift = timedelta(0)
-            device = {k: getattr(dev, k) for k in ("vendor", "product", "type") if getattr(dev, k)}
-            rec = RawRecord(retime(s.lines[0], at, base), int(at.timestamp() * 1e9), "syslog-tcp", "127.2.0.1:1",
-                            dev.name, dev.format, device=device)
-            key_, doc = normalize_record(rec)
+            key_, doc = dev.read(retime(s.lines[0], at, base), int(at.timestamp() * 1e9))
             if key_ is not None and doc.get("@timestamp"):
                 off = datetime.fromisoformat(str(doc["@timestamp"]).replace("Z", "+00:00")) - at
                 quarters = round(off / timedelta(minutes=15))
