@@ -22,12 +22,10 @@ import logging
 import os
 import sys
 import time
-from typing import Any
 
 import faust
 import orjson
 from faust.web import Request, Response, View
-from faust.transport.consumer import Consumer as _FaustConsumer
 
 from detectors.registry import RuleRegistry
 from soc.config import settings
@@ -39,6 +37,7 @@ from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
 from soc.stream.detect import correlate_all, detect, expired, state_bytes, tick
 from soc.stream.index import UNINDEXABLE, bulk_items, event_items, failure_dead_letter, observe_ingest_latency
+from soc.stream import offsets
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
 from soc.stream.watchdog import Watchdog
@@ -79,19 +78,7 @@ app = faust.App(
 )
 
 
-async def _skipped(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-    """faust-streaming's consumer counts offsets it did not deliver as done ("a gap": compacted
-    or transactional topics skip offsets), so its commit passes over them. Our topics are
-    neither: offsets are contiguous, and a jump is a record faust fetched and dropped (after a
-    rebalance, the stale deliveries it abandons; seen in the worker-SIGKILL drill, 51 lines of
-    the file collector gone with nothing logged). So a jump is not marked done: the partition
-    cannot commit past the hole, and the watchdog reads it again from its committed offset
-    (soc/stream/watchdog.py)."""
-    log.warning("partition %s: offsets %d-%d were not delivered by the consumer; they stay unacknowledged "
-                "and the partition will be read again from its committed offset", tp, offset_from, offset_to)
-
-
-_FaustConsumer._add_gap = _skipped  # type: ignore[method-assign]
+offsets.install()  # nothing committed past a record that was not processed (soc/stream/offsets.py)
 
 
 def _topic(short: str) -> faust.TopicT:
@@ -573,29 +560,13 @@ def _progress() -> float:
                for sample in metric.samples if sample.name.endswith("_total"))
 
 
-def _holes() -> dict[str, tuple[int, int]]:
-    """This worker's partitions whose acked offsets start above the committed one (faust's own
-    bookkeeping: `Consumer._acked`, `_committed_offset`): {partition: (committed, lowest acked)}.
-    faust commits only a run of acked offsets that starts at the committed one, so such a hole
-    stops the partition's commit until the skipped record is read again (soc/stream/watchdog.py)."""
-    consumer = app.consumer
-    acked = getattr(consumer, "_acked", {})
-    committed = getattr(consumer, "_committed_offset", {})
-    out: dict[str, tuple[int, int]] = {}
-    for tp, offsets in list(acked.items()):
-        done = committed.get(tp)
-        if offsets and done is not None and min(offsets) > done + 1:
-            out[f"{tp.topic}[{tp.partition}]"] = (int(done), int(min(offsets)))
-    return out
-
-
 @app.timer(interval=10.0)
 async def watchdog() -> None:
     """Re-execute this worker when its group has work waiting and it makes no progress, or when
     one of its partitions can no longer commit (a record skipped after a rebalance)."""
     if not _cfg.worker.stuck_s:
         return
-    reason = _WATCHDOG.observe_holes(time.monotonic(), _holes()) \
+    reason = _WATCHDOG.observe_holes(time.monotonic(), offsets.holes(app.consumer)) \
         or _WATCHDOG.observe(time.monotonic(), _progress(), await _backlog())
     if reason is None:
         return
