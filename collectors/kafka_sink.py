@@ -13,7 +13,11 @@ switches to the disk spool (collectors/spool.py): that record and every later on
 there, in order, and a drain task re-sends from the head of the spool until it is empty, then
 the sink goes back to sending directly. The spool is bounded; when it is full (its limit, reason
 `spool_full`, or its file system, reason `spool_disk_full`) a record is dropped, counted and
-logged — the only way a line is lost, and a loud one. An input that can tell its sender to retry
+logged — the only way a line is lost, and a loud one. A record that had gone out when its send
+failed (the broker stopped before it answered, or the sink gave up on it during an outage) may
+have been written all the same: if the full spool refuses it, it is counted apart, as
+`soc_unconfirmed_total{reason}` (lost or delivered, not known), so that the dropped lines are
+exactly the lines Kafka never got. An input that can tell its sender to retry
 does so instead of losing anything: `full` says the spool refused its last record and has not
 drained since, and a batch put with a Ticket has the lines the spool refused counted on it, not
 dropped, so the HTTP collector answers 503 rather than 202 for it.
@@ -31,7 +35,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from collectors.spool import DiskSpool, SpoolFull
-from soc.metrics import DROPPED, ERRORS, IN_FLIGHT, RECEIVED, RECEIVED_BYTES, SENT, SPOOL_BYTES, SPOOLED
+from soc.metrics import (DROPPED, ERRORS, IN_FLIGHT, RECEIVED, RECEIVED_BYTES, SENT, SPOOL_BYTES, SPOOLED,
+                         UNCONFIRMED)
 from soc.model import ContractError, RawBatch
 
 log = logging.getLogger(__name__)
@@ -213,7 +218,7 @@ class KafkaSink:
             SENT.labels(self.stage).inc(lines)
             return
         for v, n, t in values:
-            self._failed(v, exc, n, t)
+            self._failed(v, exc, n, t, unconfirmed=True)  # it had gone out: Kafka may have it
 
     async def _send(self, key: bytes, value: bytes, n: int, ticket: Ticket | None) -> None:
         try:
@@ -225,7 +230,8 @@ class KafkaSink:
         self._pending.add(fut)
         fut.add_done_callback(lambda f: self._batch_done(f, [(value, n, ticket)], n))
 
-    def _failed(self, value: bytes, exc: BaseException, n: int, ticket: Ticket | None) -> None:
+    def _failed(self, value: bytes, exc: BaseException, n: int, ticket: Ticket | None,
+                unconfirmed: bool = False) -> None:
         ERRORS.labels(self.stage, type(exc).__name__).inc()
         if not self.spooling:
             log.error("%s: Kafka did not take a record (%s: %s); spooling to %s until it does",
@@ -233,16 +239,18 @@ class KafkaSink:
             self.spooling = True
             if self._started:
                 self._tasks.append(asyncio.ensure_future(self._suspend()))
-        self._to_spool(value, n, ticket)
+        self._to_spool(value, n, ticket, unconfirmed)
 
-    def _to_spool(self, value: bytes, n: int, ticket: Ticket | None = None) -> None:
+    def _to_spool(self, value: bytes, n: int, ticket: Ticket | None = None, unconfirmed: bool = False) -> None:
+        """Keep a record in the spool; when it is full, the input's ticket answers for its lines,
+        or they are counted: dropped, or unconfirmed if the record had gone out to Kafka."""
         try:
             self.spool.append(value)
         except SpoolFull as exc:
             if ticket is not None:
                 ticket.refused += n  # the input answers for them: its sender retries
             else:
-                DROPPED.labels(self.stage, exc.reason).inc(n)
+                (UNCONFIRMED if unconfirmed else DROPPED).labels(self.stage, exc.reason).inc(n)
             if not self.full:  # once per episode, then the counter speaks
                 log.error("%s: %s; lines are dropped (soc_dropped_total{reason=%r}) until it drains",
                           self.stage, exc, exc.reason)

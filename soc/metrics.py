@@ -18,6 +18,12 @@ DEADLETTERED = Counter(
     "soc_deadlettered", "Messages sent to soc.deadletter, by stage and reason", ["stage", "reason"], registry=REGISTRY
 )
 DROPPED = Counter("soc_dropped", "Messages dropped, by stage and reason", ["stage", "reason"], registry=REGISTRY)
+UNCONFIRMED = Counter(
+    "soc_unconfirmed",
+    "Lines a collector handed to Kafka that Kafka never confirmed (it may have written them) and that "
+    "its full spool could not keep either: lost or delivered, not known",
+    ["stage", "reason"], registry=REGISTRY,
+)
 RETRIES = Counter("soc_retries", "Retried writes, by stage and reason", ["stage", "reason"], registry=REGISTRY)
 BATCH_SECONDS = Histogram(
     "soc_batch_seconds",

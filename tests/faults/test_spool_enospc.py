@@ -8,7 +8,8 @@ reported clearly (a log line naming the device's error; the syslog collector's d
 soc_dropped_total{reason="spool_disk_full"}, the HTTP collector answering 503 so its sender
 resends), still running and accepting, resuming by itself once space returns (the broker back,
 the spool drained), every line accounted for (sent = indexed + dead-lettered +
-dropped-and-counted, and nothing of HTTP or the file lost).
+dropped-and-counted, up to the lines counted as unconfirmed (conftest.py), and nothing of HTTP or
+the file lost).
 
 Without root (no tmpfs) the drill is skipped; the limit drill still runs.
 """

@@ -7,7 +7,7 @@ and resume by itself once the broker is back and the spool drains. The syslog co
 way to tell its sender, so it drops, counted (soc_dropped_total{reason="spool_full"}); the HTTP
 collector answers 503 with Retry-After, so its sender keeps the batch and nothing of HTTP is
 lost. The reckoning includes the drops: per transport, sent = indexed + dead-lettered +
-dropped-and-counted, and HTTP drops nothing.
+dropped-and-counted, up to the lines counted as unconfirmed (conftest.py), and HTTP drops nothing.
 
 The file collector is the exception, measured rather than required: it waits for each read to be
 delivered before it reads on and stops reading while the spool is full (its file is its buffer),

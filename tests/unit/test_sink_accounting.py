@@ -1,0 +1,49 @@
+"""What a collector counts when its spool is full: a line is counted as dropped only if Kafka
+never got it. A record that had gone out when its send failed may have been written (the broker
+stopped before it answered); the drills found such lines indexed while counted as dropped. They
+are counted apart, as unconfirmed. No Kafka here: the sink is never started, the failures are
+handed to it as aiokafka reports them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+from collectors.kafka_sink import KafkaSink, Ticket
+from soc.metrics import REGISTRY
+from soc.model import RawBatch
+
+STAGE = "collector.test_accounting"
+
+
+def counted(name: str) -> float:
+    return REGISTRY.get_sample_value(f"soc_{name}_total", {"stage": STAGE, "reason": "spool_full"}) or 0.0
+
+
+def record(n: int) -> bytes:
+    return RawBatch(source_id="fw", collector="test", peer="127.0.0.1:514", received_at_ns=0,
+                    messages=[b"x" * 100] * n).encode()
+
+
+def test_a_full_spool_counts_refused_sends_as_dropped_and_failed_deliveries_as_unconfirmed(tmp_path: Path) -> None:
+    async def run() -> None:
+        sink = KafkaSink("127.0.0.1:1", "soc.raw", STAGE, tmp_path / "spool", spool_max_bytes=64)
+        # A send aiokafka refused before it went out (no room in its accumulator): never in Kafka.
+        sink._failed(record(2), KafkaTimeoutError(), 2, None)
+        # A record that went out and whose delivery then failed: maybe in Kafka.
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        fut.set_exception(KafkaConnectionError())
+        sink._pending.add(fut)
+        sink._batch_done(fut, [(record(3), 3, None)], 3)
+        # With a ticket (HTTP), neither: the input answers 503 and its sender resends.
+        ticket = Ticket()
+        sink._failed(record(4), KafkaTimeoutError(), 4, ticket)
+        assert ticket.refused == 4
+        sink.spool.close()
+
+    dropped, unconfirmed = counted("dropped"), counted("unconfirmed")
+    asyncio.run(run())
+    assert counted("dropped") - dropped == 2
+    assert counted("unconfirmed") - unconfirmed == 3
