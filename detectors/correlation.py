@@ -232,8 +232,7 @@ def observe(
         alert["count"] += 1
         alert["first"] = min(alert["first"], ts_ms)
         alert["last"] = max(alert["last"], ts_ms)
-        alert.setdefault("ids", []).append(event_id)
-        del alert["ids"][:-100]
+        alert["ids"] = kept_ids([*alert.get("ids", []), event_id])
         alert["rev"] += 1
         return st, _as_alert(alert), False
 
@@ -283,7 +282,7 @@ def close(state: State, watermark_ms: int, timespan_ms: int, condition: Conditio
         members = window[:k]
         if condition.holds(members):
             out.append(_as_alert({"anchor": members[0][1], "first": members[0][0], "last": members[-1][0],
-                                  "count": len(members), "rev": 1, "ids": [e[1] for e in members][-100:]}))
+                                  "count": len(members), "rev": 1, "ids": kept_ids([e[1] for e in members])}))
         del window[:k]
         state["c"] = end
     return out
@@ -312,9 +311,21 @@ def _open(st: State, members: list[Entry]) -> WindowAlert:
         "last": members[-1][0],
         "count": len(members),
         "rev": 1,
-        "ids": [e[1] for e in members][-100:],
+        "ids": kept_ids([e[1] for e in members]),
     }
     return _as_alert(st["a"])
+
+
+KEPT_IDS = 100  # event ids an alert lists; its count says how many events it has
+
+
+def kept_ids(ids: list[str]) -> list[str]:
+    """The event ids an alert lists, in the order they came: all of them up to KEPT_IDS, else the
+    first half and the newest half, so an analyst sees how it began and where it is now."""
+    if len(ids) <= KEPT_IDS:
+        return ids
+    half = KEPT_IDS // 2
+    return ids[:half] + ids[-(KEPT_IDS - half):]
 
 
 def _as_alert(a: dict[str, Any]) -> WindowAlert:

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from detectors.correlation import kept_ids
+
 ECS_VERSION = "8.17.0"
 
 Doc = dict[str, Any]
@@ -330,15 +332,13 @@ class Alert:
                         "count": self.count,
                         "first_seen": iso(self.first_seen),
                         "last_seen": iso(self.last_seen),
-                        "event_ids": self.event_ids[-MAX_ALERT_EVENT_IDS:],
+                        "event_ids": kept_ids(self.event_ids),
                     }
                 },
             }
         )
         return doc
 
-
-MAX_ALERT_EVENT_IDS = 100
 
 # Sigma levels to ECS event.severity / risk score (0-100).
 LEVEL_SEVERITY = {"informational": 21, "low": 21, "medium": 47, "high": 73, "critical": 99}

@@ -230,7 +230,7 @@ def ids_scene(e: Estate) -> tuple[list[tuple[str, Doc]], list[Doc]]:
         raised, _ = detect(ruleset, by[label])
         assert len(raised) == 1, label
         alerts += raised
-    # a correlation alert of the beacon's source over 10 minutes, whose last 100 event ids are others
+    # a correlation alert of the beacon's source over 10 minutes, whose 100 listed event ids are others
     beacon = by["z1.beacon"]
     seen = datetime.fromisoformat(beacon["@timestamp"].replace("Z", "+00:00"))
     alerts.append(Alert(rule_id="r-beacon", rule_name="内网主机持续外联 C2", level="high",

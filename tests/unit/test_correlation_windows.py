@@ -61,6 +61,15 @@ def test_five_matches_straddling_a_minute_boundary_fire() -> None:
     assert alert.event_ids == ["e0", "e1", "e2", "e3", "e4"]
 
 
+def test_a_long_alert_lists_its_first_and_its_newest_events() -> None:
+    # 250 failures, one every 0.2 s: one alert, extended by each. The analyst needs both how it
+    # began (the first 50) and where it is now (the newest 50); the count says how many in all.
+    _, out = feed([(s(0.2 * k), f"e{k}") for k in range(250)])
+    last = alerts(out)[-1][1]
+    assert last.count == 250
+    assert last.event_ids == [f"e{k}" for k in range(50)] + [f"e{k}" for k in range(200, 250)]
+
+
 def test_four_matches_do_not_fire() -> None:
     _, out = feed([(s(k), f"e{k}") for k in range(4)])
     assert alerts(out) == []
