@@ -19,7 +19,7 @@ declared source, plus the rule library's attack scenarios as planted instances):
    that completed it; Elasticsearch makes the alert searchable up to refresh_interval = 1 s
    later).
 
-Usage: .venv/bin/python -m bench.e2e_mix [--events 100000] [--latency-seconds 90]
+Usage: .venv/bin/python -m bench.e2e_mix [--events 100000] [--latency-seconds 90] [--workers 1]
 Needs the stack up (`soc stack up`) and ../shared/corpus. Prints a Markdown block for
 bench/RESULTS.md.
 """
@@ -43,14 +43,23 @@ import yaml
 from elasticsearch import Elasticsearch, helpers
 
 from bench.e2e_syslog import ceiling, drop_indices, head_commit, machine
-from bench.scale_out import wait_drained
+from bench.scale_out import ScaleOutPipeline, cpu_seconds, stack_pids, wait_drained, wait_for_group
 from bench.traffic import RULES, Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
 from soc.model import get_path
-from soc.pipeline import LocalPipeline, Namespace, count
+from soc.pipeline import Namespace, count
 from soc.store.client import sync_client
 from soc.store.setup import setup_all
 
 CHUNK = 200  # lines a device writes at once in the burst
+
+
+def worker_metrics(pipeline: ScaleOutPipeline) -> dict[str, float]:
+    """Every worker's counters, summed."""
+    out: dict[str, float] = defaultdict(float)
+    for port in pipeline.workers():
+        for key, value in pipeline.worker_metrics(port).items():
+            out[key] += value
+    return out
 
 
 def accounted(es: Elasticsearch, prefix: str) -> int:
@@ -153,8 +162,8 @@ def events_by_id(es: Elasticsearch, prefix: str, ids: list[str]) -> dict[str, di
 
 
 def in_truncated_alerts(es: Elasticsearch, prefix: str, instances: list[Instance]) -> set[str]:
-    """The peers of instances whose match an alert counted but no longer lists: an alert keeps
-    the newest 100 event ids (soc.model.MAX_ALERT_EVENT_IDS), and a planted line that joins a
+    """The peers of instances whose match an alert counted but no longer lists: an alert lists
+    100 event ids, its first and newest 50 (detectors.correlation.kept_ids), and a planted line that joins a
     busy group (a background device's, sharing its addresses) can be pushed out of them. Such an
     alert has the instance's group key, a count above its ids, and spans the event's time."""
     from detectors.registry import SUPPRESS
@@ -204,6 +213,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     ap.add_argument("--latency-seconds", type=int, default=90, help="length of the paced phase")
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--keep", action="store_true", help="keep the benchmark's indices")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="worker processes in the group (one per core is the production layout)")
     args = ap.parse_args()
 
     now = datetime.now(UTC)
@@ -217,7 +228,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     sources = tmp / "sources.yaml"
     sources.write_text(yaml.safe_dump({"sources": [d.source() for d in [*bg.devices.values(), *planter.devices.values()]]},
                                       allow_unicode=True), encoding="utf-8")
-    pipeline = LocalPipeline(ns, tmp, extra_env={"SOC_SOURCES_FILE": str(sources)})
+    pipeline = ScaleOutPipeline(ns, tmp, extra_env={"SOC_SOURCES_FILE": str(sources)})
     settings = pipeline.settings
     asyncio.run(setup_all(settings))
     es = sync_client(settings)
@@ -241,13 +252,25 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
 
     pipeline.start()
     try:
+        for _ in range(args.workers - 1):
+            pipeline.add_worker()
+        ports = set(pipeline.workers())
+        group = wait_for_group(settings.kafka_bootstrap, settings.worker.app_id, ports,
+                               [settings.topic("raw"), settings.topic("correlate")], settings.kafka.partitions, 300)
+        if set(group.members) != ports:
+            raise RuntimeError(f"the group did not take all {args.workers} workers: {group}")
         warm = list(bg.lines(200))
         send_burst(ns.syslog_port, warm)
         deadline = time.monotonic() + 180
         while accounted(es, prefix) < 200 and time.monotonic() < deadline:
             time.sleep(0.5)
         base = accounted(es, prefix)
-        m0 = pipeline.metrics()
+        m0 = worker_metrics(pipeline)
+        procs = {f"worker :{p}": w.pid for p, w in pipeline.workers().items()}
+        assert pipeline.collector is not None
+        procs["collector"] = pipeline.collector.pid
+        procs.update(stack_pids())
+        c0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
 
         print(f"throughput: {n:,} lines from {len(bg.devices)} devices at once…", flush=True)
         sender = threading.Thread(target=send_burst, args=(ns.syslog_port, burst))
@@ -271,7 +294,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         topics = [settings.topic(t) for t in ("raw", "correlate", "alerts", "actions", "deadletter")]
         t_drained = wait_drained(settings.kafka_bootstrap, settings.worker.app_id, topics, settings.kafka.partitions, 900)
         t_done = time.perf_counter()
-        m1 = pipeline.metrics()
+        m1 = worker_metrics(pipeline)
+        cpu = {name: (cpu_seconds(pid) - c0[name]) / (t_done - t_send) for name, pid in procs.items()}
         lost = n - seen
         sustained = 0.8 * n / (marks[90] - marks[10]) if 10 in marks and 90 in marks else float("nan")
         through = n / (t_drained - t_send) if t_drained else float("nan")
@@ -377,8 +401,10 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     print()
     print(f"### End to end on the realistic mix, attacks planted ({datetime.now(UTC):%Y-%m-%d}, commit {commit})")
     print()
-    print(f"- machine: {machine()}; Kafka, Elasticsearch, one worker, the syslog collector and the load generator all on it")
-    print(f"- command: `.venv/bin/python -m bench.e2e_mix --events {n} --latency-seconds {args.latency_seconds}`")
+    workers = "one worker" if args.workers == 1 else f"{args.workers} workers in one group"
+    print(f"- machine: {machine()}; Kafka, Elasticsearch, {workers}, the syslog collector and the load generator all on it")
+    print(f"- command: `.venv/bin/python -m bench.e2e_mix --events {n} --latency-seconds {args.latency_seconds}"
+          f"{f' --workers {args.workers}' if args.workers != 1 else ''}`")
     print(f"- mix: {len(bg.devices)} devices, each its own peer and declared source; templates per category {bg.mix()}"
           f" ({sum(bg.mix().values())} real lines of ../shared/corpus; left out: {sum(bg.left_out.values())},"
           f" {bg.left_out.get('no timestamp to move', 0)} without a timestamp, {bg.left_out.get('time not moved', 0)} whose time could not be moved,"
@@ -394,12 +420,14 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     print(f"| burst lines parsed (the rest dead-lettered with their reason) | {parsed_share:.1%} |")
     for stage, r in stages.items():
         print(f"| stage {stage} received | {r:,.0f} msg/s (over the whole burst) |")
+    print("| CPU during the burst (cores, first send → every stage through) | "
+          + ", ".join(f"{name} {c:.2f}" for name, c in cpu.items()) + f"; total {sum(cpu.values()):.2f} |")
     print(f"| paced phase | {rate:,.0f} lines/s for {args.latency_seconds} s, {paced.sent:,} background lines + "
           f"{planted_lines} planted lines ({distinct} distinct); lost {lat_lost} |")
     print(f"| planted attacks (raw `match` examples of {len({s.rule_id for s in positives})} rules) | {len(pos_instances)} |")
     print(f"| planted near misses (raw `no_match` examples) | {len(planted) - len(pos_instances)} |")
     print(f"| recall: planted attacks alerted by their rule | {len(hit)}/{len(pos_instances)} = {recall:.1%}"
-          f" ({len(truncated)} counted by an alert whose newest 100 event ids no longer list them) |")
+          f" ({len(truncated)} counted by an alert whose 100 listed event ids leave them out) |")
     print(f"| precision: a rule's alerts on its attacks / its alerts on planted lines | {tp_alerts}/{tp_alerts + fp_alerts} = {precision:.1%} |")
     print(f"| ingest→alert p50 / p99, planted attacks ({len(lat_planted)} alerts) | {pct(lat_planted, .5) * 1000:,.0f} ms / {pct(lat_planted, .99) * 1000:,.0f} ms |")
     print(f"| ingest→alert p50 / p99, every alert of the phase ({len(lat_all)}) | {pct(lat_all, .5) * 1000:,.0f} ms / {pct(lat_all, .99) * 1000:,.0f} ms |")
