@@ -9,7 +9,10 @@ awaits room in the queue, so a slow Kafka slows the senders instead of losing li
 wait, so a full queue drops and counts the drop.
 
 When Kafka cannot take records (a send fails after the producer's own retries), the sink
-switches to the disk spool (collectors/spool.py): that record and every later one are appended
+switches to the disk spool (collectors/spool.py), and so it does when Kafka has not confirmed a
+record within the request timeout (aiokafka's idempotent producer retries a sent batch for as
+long as the broker is away and never fails it, so without this deadline an input waiting for
+its batch, HTTP, would wait for the whole outage): that record and every later one are appended
 there, in order, and a drain task re-sends from the head of the spool until it is empty, then
 the sink goes back to sending directly. The spool is bounded; when it is full (its limit, reason
 `spool_full`, or its file system, reason `spool_disk_full`) a record is dropped, counted and
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +87,7 @@ class KafkaSink:
         self.spooling = len(self.spool) > 0  # a restart with a non-empty spool drains it first
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        self._pending: set[asyncio.Future[object]] = set()
+        self._pending: dict[asyncio.Future[object], float] = {}  # in flight -> when it was sent (monotonic)
         self._partition_of: dict[bytes, int] = {}
         self.full = False  # the spool refused its last record and has not drained since
         SPOOL_BYTES.labels(stage).set(self.spool.bytes)
@@ -105,12 +109,12 @@ class KafkaSink:
         tight loop (about 15,000 attempts a second, measured). The drain loop starts a new one."""
         producer, self._started = self.producer, False
         self.producer = self._new_producer()
+        for fut in list(self._pending):
+            fut.cancel()  # its callback puts the record in the spool (first: an input may wait for it)
         try:
             await asyncio.wait_for(producer.stop(), timeout=self._request_timeout_ms / 1000 + 5)
         except (TimeoutError, KafkaError):
             pass
-        for fut in list(self._pending):
-            fut.cancel()  # its callback puts the record in the spool
 
     async def start(self) -> None:
         try:
@@ -206,12 +210,12 @@ class KafkaSink:
                     continue
                 lines = sum(n for _, n, _ in sent)
                 IN_FLIGHT.labels(self.stage).inc(lines)
-                self._pending.add(fut)
+                self._pending[fut] = time.monotonic()
                 fut.add_done_callback(lambda f, vs=sent, k=lines: self._batch_done(f, vs, k))
 
     def _batch_done(self, fut: asyncio.Future[object], values: list[tuple[bytes, int, Ticket | None]],
                     lines: int) -> None:
-        self._pending.discard(fut)
+        self._pending.pop(fut, None)
         IN_FLIGHT.labels(self.stage).dec(lines)
         exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
         if exc is None:
@@ -227,7 +231,7 @@ class KafkaSink:
             self._failed(value, exc, n, ticket)
             return
         IN_FLIGHT.labels(self.stage).inc(n)
-        self._pending.add(fut)
+        self._pending[fut] = time.monotonic()
         fut.add_done_callback(lambda f: self._batch_done(f, [(value, n, ticket)], n))
 
     def _failed(self, value: bytes, exc: BaseException, n: int, ticket: Ticket | None,
@@ -277,6 +281,13 @@ class KafkaSink:
         while True:
             if not self.spooling:
                 await asyncio.sleep(0.2)
+                oldest = min(self._pending.values(), default=None)
+                if oldest is not None and time.monotonic() - oldest > self._request_timeout_ms / 1000:
+                    ERRORS.labels(self.stage, "delivery_timeout").inc()
+                    log.error("%s: Kafka has not confirmed a record sent %.1f s ago; spooling to %s until it does",
+                              self.stage, time.monotonic() - oldest, self.spool.dir)
+                    self.spooling = True
+                    await self._suspend()
                 continue
             if self._pending:
                 # Let in-flight sends finish (or fail into the spool) before the spool goes first.

@@ -1,4 +1,4 @@
-"""What a collector counts when its spool is full: a line is counted as dropped only if Kafka
+"""What a collector does when Kafka does not confirm, and what it counts when its spool is full: a line is counted as dropped only if Kafka
 never got it. A record that had gone out when its send failed may have been written (the broker
 stopped before it answered); the drills found such lines indexed while counted as dropped. They
 are counted apart, as unconfirmed. No Kafka here: the sink is never started, the failures are
@@ -7,6 +7,7 @@ handed to it as aiokafka reports them."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -35,7 +36,7 @@ def test_a_full_spool_counts_refused_sends_as_dropped_and_failed_deliveries_as_u
         # A record that went out and whose delivery then failed: maybe in Kafka.
         fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         fut.set_exception(KafkaConnectionError())
-        sink._pending.add(fut)
+        sink._pending[fut] = 0.0
         sink._batch_done(fut, [(record(3), 3, None)], 3)
         # With a ticket (HTTP), neither: the input answers 503 and its sender resends.
         ticket = Ticket()
@@ -47,3 +48,30 @@ def test_a_full_spool_counts_refused_sends_as_dropped_and_failed_deliveries_as_u
     asyncio.run(run())
     assert counted("dropped") - dropped == 2
     assert counted("unconfirmed") - unconfirmed == 3
+
+
+def test_a_record_kafka_does_not_confirm_within_the_request_timeout_goes_to_the_spool(tmp_path: Path) -> None:
+    """aiokafka's idempotent producer retries a sent batch for as long as the broker is away and
+    never fails it; an HTTP request waiting for its batch would wait for the whole outage (the
+    spool-full drill saw a sender wait 201 s and never get its 503). After the request timeout
+    the sink spools the record instead: the input is answered, and nothing is lost."""
+
+    async def run() -> tuple[bool, int, int]:
+        sink = KafkaSink("127.0.0.1:1", "soc.raw", STAGE, tmp_path / "spool", request_timeout_ms=300)
+        ticket = Ticket()
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()  # never confirmed
+        sink._pending[fut] = time.monotonic()
+        fut.add_done_callback(lambda f: sink._batch_done(f, [(record(3), 3, ticket)], 3))
+        drain = asyncio.create_task(sink._drain_rounds())
+        try:
+            await asyncio.wait_for(asyncio.gather(*list(sink._pending), return_exceptions=True), timeout=10)
+        finally:
+            while not drain.done():  # Python 3.11's wait_for can swallow a cancel (bpo-42130)
+                drain.cancel()
+                await asyncio.sleep(0.05)
+        kept = len(sink.spool)
+        sink.spool.close()
+        return sink.spooling, kept, ticket.refused
+
+    spooling, kept, refused = asyncio.run(run())
+    assert spooling and kept == 1 and refused == 0
