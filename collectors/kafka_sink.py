@@ -109,12 +109,23 @@ class KafkaSink:
         tight loop (about 15,000 attempts a second, measured). The drain loop starts a new one."""
         producer, self._started = self.producer, False
         self.producer = self._new_producer()
-        for fut in list(self._pending):
-            fut.cancel()  # its callback puts the record in the spool (first: an input may wait for it)
+        self._give_up_pending()  # first: an input may wait for them
         try:
             await asyncio.wait_for(producer.stop(), timeout=self._request_timeout_ms / 1000 + 5)
         except (TimeoutError, KafkaError):
             pass
+        self._give_up_pending()
+
+    def _give_up_pending(self) -> None:
+        """Cancel the sends in flight: their callbacks put the records in the spool."""
+        for fut in list(self._pending):
+            fut.cancel()
+
+    def _overdue(self) -> float | None:
+        """How long the oldest send in flight has waited, if longer than the request timeout."""
+        oldest = min(self._pending.values(), default=None)
+        waited = time.monotonic() - oldest if oldest is not None else 0.0
+        return waited if waited > self._request_timeout_ms / 1000 else None
 
     async def start(self) -> None:
         try:
@@ -193,6 +204,10 @@ class KafkaSink:
         for part, items in by_partition.items():
             i = 0
             while i < len(items):
+                if self.spooling:  # a send of this round failed: the rest goes to the spool, in order
+                    for _, value, n, t in items[i:]:
+                        self._to_spool(value, n, t)
+                    break
                 batch = self.producer.create_batch()
                 start = i
                 while i < len(items) and batch.append(key=items[i][0], value=items[i][1], timestamp=None) is not None:
@@ -225,6 +240,9 @@ class KafkaSink:
             self._failed(v, exc, n, t, unconfirmed=True)  # it had gone out: Kafka may have it
 
     async def _send(self, key: bytes, value: bytes, n: int, ticket: Ticket | None) -> None:
+        if self.spooling:
+            self._to_spool(value, n, ticket)
+            return
         try:
             fut = await self.producer.send(self.topic, value=value, key=key)
         except KafkaError as exc:
@@ -281,16 +299,19 @@ class KafkaSink:
         while True:
             if not self.spooling:
                 await asyncio.sleep(0.2)
-                oldest = min(self._pending.values(), default=None)
-                if oldest is not None and time.monotonic() - oldest > self._request_timeout_ms / 1000:
+                waited = self._overdue()
+                if waited is not None:
                     ERRORS.labels(self.stage, "delivery_timeout").inc()
                     log.error("%s: Kafka has not confirmed a record sent %.1f s ago; spooling to %s until it does",
-                              self.stage, time.monotonic() - oldest, self.spool.dir)
+                              self.stage, waited, self.spool.dir)
                     self.spooling = True
                     await self._suspend()
                 continue
             if self._pending:
-                # Let in-flight sends finish (or fail into the spool) before the spool goes first.
+                # Let in-flight sends finish (or fail into the spool) before the spool goes first;
+                # those Kafka does not confirm in time go to the spool too.
+                if self._overdue() is not None:
+                    self._give_up_pending()
                 await asyncio.wait(list(self._pending), timeout=1.0)
                 continue
             if not self._started:
