@@ -20,7 +20,7 @@ RAW = TP("soc.raw", 0)
 def consumer(committed: int | None, acked: list[int]) -> SimpleNamespace:
     """A consumer's offset bookkeeping, as faust keeps it."""
     state = SimpleNamespace(_acked=defaultdict(list), _acked_index=defaultdict(set), _gap=defaultdict(IntervalTree),
-                            _committed_offset=defaultdict(lambda: None))
+                            _committed_offset=defaultdict(lambda: None), _commit_fut=None)
     state._committed_offset[RAW] = committed
     state._acked[RAW].extend(acked)
     state._acked_index[RAW].update(acked)
@@ -56,6 +56,18 @@ def test_holes_names_the_partitions_waiting_for_their_committed_record() -> None
     state._committed_offset[other] = 7
     state._acked[other].extend([7, 8])
     assert offsets.holes(state) == {"soc.raw[0]": (31, 32)}
+
+
+def test_no_hole_is_seen_while_a_commit_is_in_flight() -> None:
+    # faust takes 31..34 out of the acked offsets, then waits for the broker (during a Kafka
+    # outage, for the whole outage) before it moves the committed offset to 35.
+    state = consumer(31, [31, 32, 33, 34, 35])
+    assert offsets.new_offset(state, RAW) == 36
+    state._acked[RAW].append(36)
+    state._commit_fut = object()
+    assert offsets.holes(state) == {}
+    state._commit_fut, state._committed_offset[RAW] = None, 36
+    assert offsets.holes(state) == {}
 
 
 def test_a_jump_in_deliveries_is_not_counted_as_done() -> None:
