@@ -5,7 +5,8 @@ traffic: real lines of Chinese and open-format devices, each device its own sysl
 declared source, plus the rule library's attack scenarios as planted instances):
 
 1. ceiling: the ECS documents of the burst, made by the real normalize stage in process,
-   bulk-loaded straight into Elasticsearch with the platform's own bulk writer;
+   bulk-loaded straight into Elasticsearch with the platform's own bulk writer (the best of two
+   rounds, each into its own index);
 2. throughput: the burst sent over TCP by every device at once, as fast as the collector
    takes it (TCP back-pressure: nothing may be dropped); the sustained rate between 10 % and
    90 % accounted for (indexed or dead-lettered), and the whole burst must be accounted for;
@@ -246,8 +247,11 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     parsed_share = len(docs) / n
     repeats = len(docs) - len({d["event"]["id"] for d in docs})
     assert repeats == 0, f"{repeats} lines of the burst repeat another's bytes (one event id): the traffic is not what it claims"
-    ceiling_rate = asyncio.run(ceiling(settings, docs, prefix, args.batch))
-    print(f"  {ceiling_rate:,.0f} docs/s ({len(docs):,} documents)", flush=True)
+    # The best of two rounds, each into an index of its own: a first round on a cold or merging
+    # Elasticsearch would set the bar low and flatter the ratio.
+    rounds = [asyncio.run(ceiling(settings, docs, prefix, args.batch, f"{prefix}-events-ceiling{k}")) for k in (1, 2)]
+    ceiling_rate = max(rounds)
+    print(f"  {ceiling_rate:,.0f} docs/s ({len(docs):,} documents; rounds {', '.join(f'{r:,.0f}' for r in rounds)})", flush=True)
     del docs
 
     pipeline.start()
@@ -412,7 +416,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     print()
     print("| measure | value |")
     print("| --- | --- |")
-    print(f"| Elasticsearch-only ceiling (the burst's ECS documents, bulk {args.batch}) | {ceiling_rate:,.0f} docs/s |")
+    print(f"| Elasticsearch-only ceiling (the burst's ECS documents, bulk {args.batch}; best of two rounds) | "
+          f"{ceiling_rate:,.0f} docs/s ({', '.join(f'{r:,.0f}' for r in rounds)}) |")
     print(f"| end to end, sustained (10 %→90 % of {n:,} lines accounted for) | {sustained:,.0f} lines/s |")
     print(f"| end to end, every stage through (first send → the group has committed every topic) | {through:,.0f} lines/s |")
     print(f"| end to end / ceiling (sustained; every stage through) | {sustained / ceiling_rate:.0%}; {through / ceiling_rate:.0%} |")

@@ -77,17 +77,18 @@ def ecs_docs(data: list[bytes]) -> list[dict]:
     return docs
 
 
-async def ceiling(settings, docs: list[dict], prefix: str, batch: int) -> float:  # type: ignore[no-untyped-def]
+async def ceiling(settings, docs: list[dict], prefix: str, batch: int, index: str = "") -> float:  # type: ignore[no-untyped-def]
     es = async_client(settings)
     writer = BulkWriter(es, "bench.ceiling", settings.worker.bulk_max_bytes)
-    items = [BulkItem(f"{prefix}-events-ceiling", d["event"]["id"], d) for d in docs]
+    index = index or f"{prefix}-events-ceiling"
+    items = [BulkItem(index, d["event"]["id"], d) for d in docs]
     for item in items:
         item.body = orjson.dumps(item.doc)
     started = time.perf_counter()
     for i in range(0, len(items), batch):
         result = await writer.write(items[i : i + batch])
         assert not result.failures, result.failures[:1]
-    await es.indices.refresh(index=f"{prefix}-events-ceiling")
+    await es.indices.refresh(index=index)
     elapsed = time.perf_counter() - started
     await es.close()
     return len(items) / elapsed
