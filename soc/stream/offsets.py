@@ -47,7 +47,7 @@ def new_offset(self: Any, tp: Any) -> int | None:
 def holes(consumer: Any) -> dict[str, tuple[int, int]]:
     """The partitions whose acked offsets start above the committed one: {"topic[n]": (committed,
     lowest acked)}. They cannot commit until the record at the committed offset is read again.
-    None while a commit is in flight: faust takes the offsets it commits out of the acked ones
+    None are reported while a commit is in flight: faust takes the offsets it commits out of the acked ones
     before the broker answers, and moves the committed offset after (a commit waits for the
     whole of a Kafka outage: the spool drills saw one take 49 s)."""
     if getattr(consumer, "_commit_fut", None) is not None:

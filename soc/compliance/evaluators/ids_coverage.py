@@ -17,7 +17,8 @@ they evidence different items of the clause):
   them: attacks on the zone and from it) whose normalized `soc.severity` is high or critical
   (params.severities) must be covered by an alert in `<prefix>-alerts`. An alert covers the event
   when its `soc.alert.event_ids` holds the event's id; or, since an alert lists only 100 of its
-  event ids (its first and newest 50) and a correlation alert stands for many events of one attacker, when it has the same
+  event ids (its first and newest 50) and a correlation alert stands for many events of one
+  attacker, when it has the same
   `source.ip` and the event's time lies between the alert's `soc.alert.first_seen` and
   `soc.alert.last_seen`, widened by params.alert_slack (default 5m) for clocks and late events.
   Uncovered events are named (time, source → destination, signature, device).
