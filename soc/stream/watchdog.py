@@ -15,8 +15,9 @@ A second hang keeps the counters moving: after a rebalance faust-streaming can s
 had fetched (it seeks back to the committed offsets, still receives deliveries fetched before,
 and drops the re-fetched records below them as already read), then acks the records after them.
 The skipped ones are never acked, and nothing is committed past them (soc/stream/offsets.py
-makes faust's consumer so), so the partition's commit stops below them for ever, while the worker goes on with the
-rest: their lines are lost unless the partition is read again from its committed offset. Seen
+makes faust's consumer so), so the partition's commit stops below them for ever, while the
+worker goes on with the rest: their lines are lost unless the partition is read again from its
+committed offset. Seen
 in the worker-SIGKILL drill (30–60 lines of one record, about one run in three). So the worker
 also watches its own partitions' acks: a partition whose acked offsets start above its
 committed one (a hole at the head) for `limit_s` makes it start afresh as well; the new process

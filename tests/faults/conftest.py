@@ -705,7 +705,6 @@ class Drill:
         settle_s = self.settle(lossless and not drops, settle_timeout)
         self.alert = self.brute_alert()
         dropped = {kind: self.dropped(COLLECTOR_OF[kind]) for kind in KINDS} if drops else None
-        self.unconfirmed_lines = {kind: self.unconfirmed(COLLECTOR_OF[kind]) for kind in KINDS}
         self.ledger = self.read_back()
         self.tally(self.ledger, dropped, tcp_killed_at, tcp_acked)
         self.numbers["settle_s"] = round(settle_s, 1)
@@ -734,7 +733,7 @@ class Drill:
                                    "max_wait_s": round(s.max_wait_s, 1)}
             if dropped is not None:
                 t["dropped"] = row["dropped"] = int(dropped.get(kind, 0))
-                t["unconfirmed"] = row["unconfirmed"] = int(self.unconfirmed_lines.get(kind, 0))
+                t["unconfirmed"] = row["unconfirmed"] = int(self.unconfirmed(COLLECTOR_OF[kind]))
             if kind == "tcp" and tcp_killed_at is not None:
                 assert isinstance(s, TcpSender)
                 # Connections opened before the kill went to the collector that died.
