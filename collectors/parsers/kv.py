@@ -247,14 +247,58 @@ def set_severity(doc: Doc, value: Any, scale: Mapping[str, str] = SEVERITY_WORDS
     return True
 
 
+# Where the address patterns can match, found fast. IPV4 and IPV6 start with a look-behind, so
+# `finditer` tries them at every position of a line (a fifth of a worker's time on the mix). A
+# match of either can only start where a run of the characters it is made of starts (the
+# look-behind refuses any later start), so `addresses` finds each run from a literal
+# every address contains (".1." of a dotted quad, ":…:" of an IPv6 candidate), backs up to the
+# run's start, tries the pattern there once and goes on after the run: the same matches, in
+# the same order, as IPV4.finditer then IPV6.finditer.
+_V4_DOTS = re.compile(r"\.\d{1,3}\.")
+_V4_RUN_TAIL = re.compile(r"[\d.]*")
+_V6_COLONS = re.compile(r":[\w.]*:")
+_V6_RUN_TAIL = re.compile(r"[\w:.]*")
+
+
+def _v4_run_char(c: str) -> bool:
+    return c == "." or c.isdecimal()  # `[\d.]` (re's \d is str.isdecimal)
+
+
+def _v6_run_char(c: str) -> bool:
+    return c in "_:." or c.isalnum()  # `[\w:.]` (re's \w is str.isalnum, and "_")
+
+
+def addresses(text: str) -> list[str]:
+    """Every IP address written in text, canonical, each once: the IPv4 ones, then the IPv6 ones,
+    in the order they are written (what IPV4.finditer then IPV6.finditer find, through
+    `valid_ip`)."""
+    found: list[str] = []
+    pos = 0
+    while (dots := _V4_DOTS.search(text, pos)) is not None:
+        start = dots.start()
+        while start > 0 and _v4_run_char(text[start - 1]):
+            start -= 1
+        pos = _V4_RUN_TAIL.match(text, dots.end()).end()  # type: ignore[union-attr]
+        m = IPV4.match(text, start)
+        if m is not None and (ip := valid_ip(m.group(0))) is not None and ip not in found:
+            found.append(ip)
+    pos = 0
+    while (colons := _V6_COLONS.search(text, pos)) is not None:
+        start = colons.start()
+        while start > 0 and _v6_run_char(text[start - 1]):
+            start -= 1
+        pos = _V6_RUN_TAIL.match(text, colons.end()).end()  # type: ignore[union-attr]
+        m = IPV6.match(text, start)
+        if m is not None:
+            pos = max(pos, m.end())  # a zone id ("%eth0") is part of the match
+            if (ip := valid_ip(m.group(0))) is not None and ip not in found:
+                found.append(ip)
+    return found
+
+
 def relate_ips(doc: Doc, text: str) -> None:
     """Put every IP address written in text into related.ip (ECS), so a search finds the line."""
-    found = []
-    for rx in (IPV4, IPV6):
-        for m in rx.finditer(text):
-            ip = valid_ip(m.group(0))
-            if ip is not None and ip not in found:
-                found.append(ip)
+    found = addresses(text)
     if not found:
         return
     related: list[Any] = get_path(doc, "related.ip") or []
