@@ -18,7 +18,11 @@ declared source, plus the rule library's attack scenarios as planted instances):
    attacks against all of its alerts on planted lines, near misses included), and ingest→alert
    latency p50/p99 (the alert's event.created minus the collector's receive time of the event
    that completed it; Elasticsearch makes the alert searchable up to refresh_interval = 1 s
-   later).
+   later), and the part of it before the rules ran (receive → normalized);
+4. where the time went: CPU per process in the burst and in the paced phase, what
+   Elasticsearch did in each ceiling round and in the burst (documents per bulk request, CPU
+   and merging per document, refreshes, searches), and how the worker cut the paced phase
+   (parts, lines per part, parse time, bulk write time).
 
 Usage: .venv/bin/python -m bench.e2e_mix [--events 100000] [--latency-seconds 90] [--workers 1]
 Needs the stack up (`soc stack up`) and ../shared/corpus. Prints a Markdown block for
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import sys
 import tempfile
@@ -43,7 +48,7 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch, helpers
 
-from bench.e2e_syslog import ceiling, drop_indices, head_commit, machine
+from bench.e2e_syslog import ceiling, drop_indices, head_commit, histogram, machine, quantile
 from bench.scale_out import ScaleOutPipeline, cpu_seconds, stack_pids, wait_drained, wait_for_group
 from bench.traffic import RULES, Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
 from soc.model import get_path
@@ -61,6 +66,51 @@ def worker_metrics(pipeline: ScaleOutPipeline) -> dict[str, float]:
         for key, value in pipeline.worker_metrics(port).items():
             out[key] += value
     return out
+
+
+def es_activity(es: Elasticsearch) -> dict[str, float]:
+    """Elasticsearch's own counters (every index of the node), to tell what it did in a phase."""
+    node = next(iter(es.nodes.stats(metric=["indices", "thread_pool"])["nodes"].values()))
+    ix, pool = node["indices"], node["thread_pool"]
+    return {
+        "docs indexed": ix["indexing"]["index_total"],
+        "indexing ms": ix["indexing"]["index_time_in_millis"],
+        "bulk requests": pool["write"]["completed"],
+        "searches": ix["search"]["query_total"],
+        "gets": ix["get"]["total"],
+        "refreshes": ix["refresh"]["total"],
+        "merges": ix["merges"]["total"],
+        "merge ms": ix["merges"]["total_time_in_millis"],
+        "flushes": ix["flush"]["total"],
+    }
+
+
+def es_phase(before: dict[str, float], after: dict[str, float], es_cpu_s: float) -> str:
+    """What Elasticsearch did between two es_activity snapshots, per document indexed."""
+    d = {k: after[k] - before[k] for k in after}
+    docs = max(d["docs indexed"], 1)
+    return (f"{d['docs indexed']:,.0f} docs in {d['bulk requests']:,.0f} bulk requests ({docs / max(d['bulk requests'], 1):,.0f} per request); "
+            f"CPU {es_cpu_s / docs * 1000:.2f} ms per doc (indexing {d['indexing ms'] / docs:.2f}, merging {d['merge ms'] / docs:.2f} ms of thread time); "
+            f"{d['refreshes']:,.0f} refreshes, {d['merges']:,.0f} merges, {d['flushes']:,.0f} flushes, {d['searches']:,.0f} searches, {d['gets']:,.0f} gets")
+
+
+def paced_parts(before: dict[str, float], after: dict[str, float]) -> str:
+    """How the worker cut the paced phase: parts parsed, lines per part, and the bulk write time
+    of a part (soc_batch_seconds of index.events, from two scrapes)."""
+    def delta(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    def buckets(m: dict[str, float], stage: str) -> list[tuple[float, float]]:
+        return histogram({k: v for k, v in m.items() if f'stage="{stage}"' in k}, "soc_batch_seconds")
+
+    normalize = 'stage="normalize"'
+    parts = delta(f"soc_batch_seconds_count{{{normalize}}}")
+    lines = delta(f"soc_received_total{{{normalize}}}")
+    parse_ms = delta(f"soc_batch_seconds_sum{{{normalize}}}") / max(parts, 1) * 1000
+    writes = buckets(before, "index.events"), buckets(after, "index.events")
+    p50, p99 = (quantile(*writes, q) * 1000 for q in (0.5, 0.99))
+    return (f"{parts:,.0f} parts, {lines / max(parts, 1):,.0f} lines each; parsing {parse_ms:,.0f} ms a part; "
+            f"bulk write p50 {p50:,.0f} ms, p99 {p99:,.0f} ms")
 
 
 def accounted(es: Elasticsearch, prefix: str) -> int:
@@ -156,7 +206,7 @@ def events_by_id(es: Elasticsearch, prefix: str, ids: list[str]) -> dict[str, di
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(ids), 1000):
         resp = es.search(index=f"{prefix}-events-2*", size=1000, query={"terms": {"event.id": ids[i:i + 1000]}},
-                         source=["event.id", "observer.ip", "soc.received"])
+                         source=["event.id", "event.ingested", "observer.ip", "soc.received"])
         for hit in resp["hits"]["hits"]:
             out[hit["_source"]["event"]["id"]] = hit["_source"]
     return out
@@ -249,7 +299,12 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     assert repeats == 0, f"{repeats} lines of the burst repeat another's bytes (one event id): the traffic is not what it claims"
     # The best of two rounds, each into an index of its own: a first round on a cold or merging
     # Elasticsearch would set the bar low and flatter the ratio.
-    rounds = [asyncio.run(ceiling(settings, docs, prefix, args.batch, f"{prefix}-events-ceiling{k}")) for k in (1, 2)]
+    es_pid = stack_pids()["elastic"]
+    rounds, ceiling_es = [], []
+    for k in (1, 2):
+        a0, cpu0 = es_activity(es), cpu_seconds(es_pid)
+        rounds.append(asyncio.run(ceiling(settings, docs, prefix, args.batch, f"{prefix}-events-ceiling{k}")))
+        ceiling_es.append(es_phase(a0, es_activity(es), cpu_seconds(es_pid) - cpu0))
     ceiling_rate = max(rounds)
     print(f"  {ceiling_rate:,.0f} docs/s ({len(docs):,} documents; rounds {', '.join(f'{r:,.0f}' for r in rounds)})", flush=True)
     del docs
@@ -275,6 +330,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         procs["collector"] = pipeline.collector.pid
         procs.update(stack_pids())
         c0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
+        a0 = es_activity(es)
 
         print(f"throughput: {n:,} lines from {len(bg.devices)} devices at once…", flush=True)
         sender = threading.Thread(target=send_burst, args=(ns.syslog_port, burst))
@@ -299,7 +355,9 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         t_drained = wait_drained(settings.kafka_bootstrap, settings.worker.app_id, topics, settings.kafka.partitions, 900)
         t_done = time.perf_counter()
         m1 = worker_metrics(pipeline)
-        cpu = {name: (cpu_seconds(pid) - c0[name]) / (t_done - t_send) for name, pid in procs.items()}
+        used = {name: cpu_seconds(pid) - c0[name] for name, pid in procs.items()}
+        burst_es = es_phase(a0, es_activity(es), used["elastic"])
+        cpu = {name: u / (t_done - t_send) for name, u in used.items()}
         lost = n - seen
         sustained = 0.8 * n / (marks[90] - marks[10]) if 10 in marks and 90 in marks else float("nan")
         through = n / (t_drained - t_send) if t_drained else float("nan")
@@ -321,6 +379,9 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
                                                _source=["soc.alert.revision"])
                          } if es.indices.exists(index=f"{prefix}-alerts") else {}
         paced = Paced(bg, ns.syslog_port, rate)
+        procs["load generator"] = os.getpid()
+        mp0 = worker_metrics(pipeline)
+        c1, t_paced = {name: cpu_seconds(pid, descendants=name != "load generator") for name, pid in procs.items()}, time.perf_counter()
         paced.start()
         t_plant = time.time()
         planted = plant(planter, positives, ns.syslog_port, args.latency_seconds * 0.55)
@@ -329,6 +390,9 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         time.sleep(max(0.0, args.latency_seconds - (time.time() - t_plant)))
         paced.stopping.set()
         paced.join()
+        mp1 = worker_metrics(pipeline)
+        cpu_paced = {name: (cpu_seconds(pid, descendants=name != "load generator") - c1[name]) / (time.perf_counter() - t_paced)
+                     for name, pid in procs.items()}
         planted_lines = sum(len(i.lines) for i, _ in planted)
         # The same bytes from the same declared source are one event (a re-send): examples that
         # share a line and are planted within the same second count once.
@@ -358,6 +422,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         hit: set[str] = set()
         background_alerts: Counter[str] = Counter()
         lat_all, lat_planted = [], []
+        to_worker: list[float] = []  # of lat_all: receive → normalized (collector, Kafka, the worker's queue)
         for a in alerts:
             rule = str(get_path(a, "rule.id"))
             evs = [events[e] for e in get_path(a, "soc.alert.event_ids", []) if e in events]
@@ -368,6 +433,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
                 last = evs[-1] if get_path(a, "soc.alert.event_ids", [])[-1] in events else max(evs, key=lambda e: e["soc"]["received"])
                 delay = ts(a["event"]["created"]) - ts(last["soc"]["received"])
                 lat_all.append(delay)
+                to_worker.append(ts(last["event"]["ingested"]) - ts(last["soc"]["received"]))
             mine = [i for i in insts if i.scenario.rule_id == rule]
             if not insts:
                 background_alerts[str(get_path(a, "rule.name"))] += 1
@@ -427,6 +493,12 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         print(f"| stage {stage} received | {r:,.0f} msg/s (over the whole burst) |")
     print("| CPU during the burst (cores, first send → every stage through) | "
           + ", ".join(f"{name} {c:.2f}" for name, c in cpu.items()) + f"; total {sum(cpu.values()):.2f} |")
+    for k, phase in enumerate(ceiling_es, 1):
+        print(f"| Elasticsearch in ceiling round {k} | {phase} |")
+    print(f"| Elasticsearch during the burst (every index) | {burst_es} |")
+    print("| CPU during the paced phase (cores) | "
+          + ", ".join(f"{name} {c:.2f}" for name, c in cpu_paced.items()) + f"; total {sum(cpu_paced.values()):.2f} |")
+    print(f"| worker parts in the paced phase | {paced_parts(mp0, mp1)} |")
     print(f"| paced phase | {rate:,.0f} lines/s for {args.latency_seconds} s, {paced.sent:,} background lines + "
           f"{planted_lines} planted lines ({distinct} distinct); lost {lat_lost} |")
     print(f"| planted attacks (raw `match` examples of {len({s.rule_id for s in positives})} rules) | {len(pos_instances)} |")
@@ -436,6 +508,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     print(f"| precision: a rule's alerts on its attacks / its alerts on planted lines | {tp_alerts}/{tp_alerts + fp_alerts} = {precision:.1%} |")
     print(f"| ingest→alert p50 / p99, planted attacks ({len(lat_planted)} alerts) | {pct(lat_planted, .5) * 1000:,.0f} ms / {pct(lat_planted, .99) * 1000:,.0f} ms |")
     print(f"| ingest→alert p50 / p99, every alert of the phase ({len(lat_all)}) | {pct(lat_all, .5) * 1000:,.0f} ms / {pct(lat_all, .99) * 1000:,.0f} ms |")
+    print(f"| of which receive→normalized (collector, Kafka, the worker's queue), p50 / p99 | {pct(to_worker, .5) * 1000:,.0f} ms / {pct(to_worker, .99) * 1000:,.0f} ms |")
     print(f"| alerts on background lines (real device logs), by rule | {dict(background_alerts.most_common(8))} |")
     if other:
         print(f"| other alerts on planted lines | {dict(other.most_common(8))} |")
