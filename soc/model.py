@@ -223,7 +223,7 @@ def parse_iso(value: str) -> datetime:
 
 
 # A dotted name split once: (the parents, the last part). Parsers write ~30 fields per event, so
-# splitting each time was a tenth of a worker's time. Bounded: device keys can be any text.
+# splitting each time was a tenth of normalize's time. Bounded: device keys can be any text.
 _PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
 _PATHS_MAX = 8192
 
@@ -245,10 +245,10 @@ def get_path(doc: Doc, dotted: str, default: Any = None) -> Any:
     parents, last = _split(dotted)
     cur: Any = doc
     for part in parents:
-        cur = cur.get(part)
         if not isinstance(cur, dict):
             return default
-    return cur.get(last, default)
+        cur = cur.get(part)
+    return cur.get(last, default) if isinstance(cur, dict) else default
 
 
 def set_path(doc: Doc, dotted: str, value: Any) -> None:
