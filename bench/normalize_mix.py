@@ -45,21 +45,12 @@ def main() -> None:
     if args.skip_related:
         return
 
-    from collectors.parsers.kv import IPV4, IPV6, addresses, valid_ip
-
-    def by_the_patterns(text: str) -> list[str]:
-        found: list[str] = []
-        for rx in (IPV4, IPV6):
-            for m in rx.finditer(text):
-                ip = valid_ip(m.group(0))
-                if ip is not None and ip not in found:
-                    found.append(ip)
-        return found
+    from collectors.parsers.kv import addresses, addresses_by_pattern
 
     texts = [line.decode("utf-8", "replace") for _, line in lines]
-    differ = sum(addresses(t) != by_the_patterns(t) for t in texts)
+    differ = sum(addresses(t) != addresses_by_pattern(t) for t in texts)
     cost = {}
-    for name, fn in (("the plain patterns", by_the_patterns), ("kv.addresses", addresses)) * 2:
+    for name, fn in (("the plain patterns", addresses_by_pattern), ("kv.addresses", addresses)) * 2:
         t0 = time.perf_counter()
         for t in texts:
             fn(t)

@@ -296,6 +296,19 @@ def addresses(text: str) -> list[str]:
     return found
 
 
+def addresses_by_pattern(text: str) -> list[str]:
+    """What `addresses` must answer, by definition: IPV4.finditer then IPV6.finditer, through
+    `valid_ip`, each address once. Several times slower (it tries both patterns at every
+    position); for the tests and benchmarks that hold `addresses` to it."""
+    found: list[str] = []
+    for rx in (IPV4, IPV6):
+        for m in rx.finditer(text):
+            ip = valid_ip(m.group(0))
+            if ip is not None and ip not in found:
+                found.append(ip)
+    return found
+
+
 def relate_ips(doc: Doc, text: str) -> None:
     """Put every IP address written in text into related.ip (ECS), so a search finds the line."""
     found = addresses(text)

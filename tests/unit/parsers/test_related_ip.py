@@ -13,19 +13,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.parsers.kv import IPV4, IPV6, addresses, relate_ips, valid_ip
+from collectors.parsers.kv import addresses, relate_ips
+from collectors.parsers.kv import addresses_by_pattern as by_the_patterns
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
-
-
-def by_the_patterns(text: str) -> list[str]:
-    found: list[str] = []
-    for rx in (IPV4, IPV6):
-        for m in rx.finditer(text):
-            ip = valid_ip(m.group(0))
-            if ip is not None and ip not in found:
-                found.append(ip)
-    return found
 
 
 def test_corpus_lines_give_what_the_patterns_give() -> None:
