@@ -3,8 +3,9 @@
 One document per incident in `<prefix>-incidents` (`soc.incident.*`, `labels.tenant`), the
 record the reporting issue builds on (GB/T 20986 grading, notices):
 
-- A playbook opens one per (playbook, alert group, tenant) with `open_or_update`: opening again for
-  the same group adds the alert to it (and reopens it if it was closed) instead of making a second.
+- A playbook opens one per (playbook, attacker, tenant) with `open_or_update` (the alert's
+  `source.ip`; an alert without one: its own group): opening again for the same attacker adds the
+  alert to it, whatever rule raised it (and reopens it if it was closed), instead of making a second.
 - An analyst opens one by hand from alerts of a single tenant (`create`).
 - Status: open → contained → closed (closing needs a reason); open → closed for a false alarm,
   contained → open when containment did not hold, closed → open to reopen.
@@ -140,7 +141,13 @@ class IncidentStore:
         """The incident for the alert's group and tenant: (id, True if it was created now).
 
         A closed one is reopened; a contained one keeps its status and gets the alert."""
-        group = str(get_path(alert, "soc.alert.group_key", "") or get_path(alert, "rule.id", ""))
+        # One incident per attacker: every alert the playbook answers from one source address is
+        # one matter to handle and one initial notice upstream (an IDS's brute-force alert and the
+        # correlation rule's over the same logins are the same attack). Without a source, the
+        # alert's own group.
+        source = get_path(alert, "source.ip")
+        group = (f"source.ip={source}" if source else
+                 str(get_path(alert, "soc.alert.group_key", "") or get_path(alert, "rule.id", "")))
         tenant = get_path(alert, "labels.tenant")
         # The tenant is part of the id: one attacker across two tenants makes two incidents, so
         # no tenant's officer sees another's alerts through a shared incident.

@@ -4,7 +4,7 @@ An analyst opens an incident from two alerts of one tenant, adds notes and moves
 needs a reason, a move the status does not allow is 409); the timeline keeps every entry in
 order with its actor. Another tenant's officer gets 404 and does not see it listed; alerts of two
 tenants make no incident; a regulator sees it only once it is reported, and may change nothing.
-An incident a playbook opened (open_or_update) is listed too. Updates racing on one incident all
+An incident a playbook opened (open_or_update, one per attacker) is listed too. Updates racing on one incident all
 land or lose with 409, never silently. The asset inventory is scoped to the caller's tenants.
 """
 
@@ -254,6 +254,46 @@ def test_incident_lifecycle_tenants_regulator_and_races(base_settings: Settings,
                         "/api/v1/incidents/{incident_id}/status", "/api/v1/assets"} <= set(spec["paths"])
                 out = spec["components"]["schemas"]["IncidentOut"]["properties"]
                 assert {"type": "null"} in out["closed"]["anyOf"] and out["reported"]["type"] == "boolean"
+
+    try:
+        asyncio.run(run())
+    finally:
+        drop_indices(es, prefix)
+
+
+def test_a_playbook_opens_one_incident_per_attacker(base_settings: Settings, es: Elasticsearch) -> None:
+    """The IDS's brute-force alert and the correlation rule's over the same logins are one attack:
+    one incident (and so one initial notice upstream), whichever rule alerts first. Another
+    attacker, or the same attacker in another tenant, is another incident; alerts without a source
+    address keep one incident per rule group."""
+    prefix = f"api{uuid.uuid4().hex[:8]}"
+    s = settings_for(base_settings, prefix, None)
+    ids_alert = alert_doc("dept-a", "203.0.113.45", rule="r-ids-brute")
+    brute = alert_doc("dept-a", "203.0.113.45", rule="r-ssh-brute")
+    other = alert_doc("dept-a", "198.51.100.7", rule="r-ssh-brute")
+    elsewhere = alert_doc("dept-b", "203.0.113.45", rule="r-ssh-brute")
+    hostless = [alert_doc("dept-a", "", rule=r) for r in ("r-malware", "r-audit-off")]
+    for doc in hostless:
+        del doc["source"]
+
+    async def run() -> None:
+        await seed(s, [])
+        raw = async_client(s)
+        try:
+            store = IncidentStore(raw, prefix)
+            # Both rules' alerts at once, as one batch's playbooks run.
+            (first, made1), (second, made2) = await asyncio.gather(
+                store.open_or_update(ids_alert, "IDS 暴力破解", "playbook:brute"),
+                store.open_or_update(brute, "SSH 暴力破解", "playbook:brute"))
+            assert first == second and sorted([made1, made2]) == [False, True]
+            inc = (await store.get(first, ["dept-a"]))["soc"]["incident"]
+            assert sorted(inc["alert_ids"]) == sorted([ids_alert["soc"]["alert"]["id"], brute["soc"]["alert"]["id"]])
+            assert sorted(inc["rule_names"]) == ["SSH 暴力破解"] and inc["source_ips"] == ["203.0.113.45"]
+            others = [await store.open_or_update(d, "x", "playbook:brute") for d in (other, elsewhere, *hostless)]
+            assert all(created for _, created in others)
+            assert len({first, *(iid for iid, _ in others)}) == 5
+        finally:
+            await raw.close()
 
     try:
         asyncio.run(run())

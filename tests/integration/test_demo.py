@@ -48,5 +48,10 @@ def test_demo_runs_to_the_end_and_again_on_the_same_stack(base_settings: Setting
         assert "此前演示中已首报" in second.stdout
         again = re.search(r"首报 (N\w+) ", second.stdout)
         assert again and again.group(1) == receipt.group(1)
+        # One attacker, one incident: the province got one initial notice (初报) over both runs,
+        # though an IDS alert and the correlation rules each ran the playbook.
+        es.indices.refresh(index=f"{prefix}-outbox")
+        initials = es.search(index=f"{prefix}-outbox", size=10, query={"term": {"soc.notice.kind": "initial"}})
+        assert [h["_source"]["soc"]["notice"]["id"] for h in initials["hits"]["hits"]] == [receipt.group(1)]
     finally:
         drop_indices(es, prefix)
