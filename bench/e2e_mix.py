@@ -49,7 +49,7 @@ import yaml
 from elasticsearch import Elasticsearch, helpers
 
 from bench.e2e_syslog import ceiling, drop_indices, head_commit, histogram, machine, quantile
-from bench.scale_out import ScaleOutPipeline, cpu_seconds, stack_pids, wait_drained, wait_for_group
+from bench.scale_out import ScaleOutPipeline, cpu_seconds, stack_pids, topic_records, wait_drained, wait_for_group
 from bench.traffic import RULES, Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
 from soc.model import get_path
 from soc.pipeline import Namespace, count
@@ -92,6 +92,11 @@ def es_phase(before: dict[str, float], after: dict[str, float], es_cpu_s: float)
     return (f"{d['docs indexed']:,.0f} docs in {d['bulk requests']:,.0f} bulk requests ({docs / max(d['bulk requests'], 1):,.0f} per request); "
             f"CPU {es_cpu_s / docs * 1000:.2f} ms per doc (indexing {d['indexing ms'] / docs:.2f}, merging {d['merge ms'] / docs:.2f} ms of thread time); "
             f"{d['refreshes']:,.0f} refreshes, {d['merges']:,.0f} merges, {d['flushes']:,.0f} flushes, {d['searches']:,.0f} searches, {d['gets']:,.0f} gets")
+
+
+def per_thousand(before: dict[str, int], after: dict[str, int], lines: int) -> str:
+    """Records written to each topic between two counts, per 1,000 lines sent meanwhile."""
+    return " / ".join(f"{(after[t] - before[t]) * 1000 / max(1, lines):,.0f}" for t in before)
 
 
 def paced_parts(before: dict[str, float], after: dict[str, float]) -> str:
@@ -331,6 +336,10 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         procs.update(stack_pids())
         c0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
         a0 = es_activity(es)
+        # Kafka records per line on the worker's topics: what each stage boundary costs in messages.
+        kafka_topics = [settings.topic(t) for t in ("raw", "correlate", "alerts")] + [
+            f"{settings.worker.app_id}-{settings.worker.app_id}-correlation-windows-changelog"]
+        k0 = topic_records(settings.kafka_bootstrap, kafka_topics, settings.kafka.partitions)
 
         print(f"throughput: {n:,} lines from {len(bg.devices)} devices at once…", flush=True)
         sender = threading.Thread(target=send_burst, args=(ns.syslog_port, burst))
@@ -355,6 +364,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         t_drained = wait_drained(settings.kafka_bootstrap, settings.worker.app_id, topics, settings.kafka.partitions, 900)
         t_done = time.perf_counter()
         m1 = worker_metrics(pipeline)
+        k1 = topic_records(settings.kafka_bootstrap, kafka_topics, settings.kafka.partitions)
         used = {name: cpu_seconds(pid) - c0[name] for name, pid in procs.items()}
         burst_es = es_phase(a0, es_activity(es), used["elastic"])
         cpu = {name: u / (t_done - t_send) for name, u in used.items()}
@@ -381,6 +391,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         paced = Paced(bg, ns.syslog_port, rate)
         procs["load generator"] = os.getpid()
         mp0 = worker_metrics(pipeline)
+        kp0 = topic_records(settings.kafka_bootstrap, kafka_topics, settings.kafka.partitions)
         c1, t_paced = {name: cpu_seconds(pid, descendants=name != "load generator") for name, pid in procs.items()}, time.perf_counter()
         paced.start()
         t_plant = time.time()
@@ -391,6 +402,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         paced.stopping.set()
         paced.join()
         mp1 = worker_metrics(pipeline)
+        kp1 = topic_records(settings.kafka_bootstrap, kafka_topics, settings.kafka.partitions)
         cpu_paced = {name: (cpu_seconds(pid, descendants=name != "load generator") - c1[name]) / (time.perf_counter() - t_paced)
                      for name, pid in procs.items()}
         planted_lines = sum(len(i.lines) for i, _ in planted)
@@ -499,6 +511,8 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
     print("| CPU during the paced phase (cores) | "
           + ", ".join(f"{name} {c:.2f}" for name, c in cpu_paced.items()) + f"; total {sum(cpu_paced.values()):.2f} |")
     print(f"| worker parts in the paced phase | {paced_parts(mp0, mp1)} |")
+    print(f"| Kafka records per 1,000 lines: soc.raw / soc.correlate / soc.alerts / windows changelog | burst "
+          f"{per_thousand(k0, k1, n)}; paced {per_thousand(kp0, kp1, paced.sent + planted_lines)} |")
     print(f"| paced phase | {rate:,.0f} lines/s for {args.latency_seconds} s, {paced.sent:,} background lines + "
           f"{planted_lines} planted lines ({distinct} distinct); lost {lat_lost} |")
     print(f"| planted attacks (raw `match` examples of {len({s.rule_id for s in positives})} rules) | {len(pos_instances)} |")

@@ -47,6 +47,7 @@ from typing import Any
 
 from bench.e2e_syslog import drop_indices, head_commit, machine
 from soc.pipeline import LocalPipeline, Namespace, count, free_port, scrape
+from soc.stream.topics import key_partition
 
 # ---------------------------------------------------------------------------- shared with the test
 # (tests/integration/test_scale_out.py imports these; LocalPipeline holds one worker only)
@@ -55,25 +56,14 @@ from soc.pipeline import LocalPipeline, Namespace, count, free_port, scrape
 def sources_per_partition(partitions: int) -> list[str]:
     """One loopback address per partition: the source id `syslog:<address>` of a sender from it
     is keyed (murmur2, the producers' default partitioner) to partition i of soc.raw."""
-    from aiokafka.partitioner import DefaultPartitioner
-
-    partitioner = DefaultPartitioner()
     every = list(range(partitions))
     chosen: dict[int, str] = {}
     for k in range(2, 255):
         addr = f"127.0.0.{k}"
-        chosen.setdefault(partitioner(f"syslog:{addr}".encode(), every, every), addr)
+        chosen.setdefault(key_partition(f"syslog:{addr}".encode(), partitions), addr)
         if len(chosen) == partitions:
             return [chosen[p] for p in every]
     raise RuntimeError(f"no loopback address keys to partitions {sorted(set(every) - set(chosen))}")
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition a record with this key goes to (what the workers' producer chooses)."""
-    from aiokafka.partitioner import DefaultPartitioner
-
-    every = list(range(partitions))
-    return DefaultPartitioner()(key, every, every)
 
 
 def send_from(port: int, addr: str, lines: list[bytes]) -> None:
@@ -208,6 +198,22 @@ async def group_lag(bootstrap: str, group_id: str, topics: list[str], partitions
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def topic_records(bootstrap: str, topics: list[str], partitions: int) -> dict[str, int]:
+    """Records written to each topic so far (the sum of its partitions' end offsets)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def ends() -> dict[str, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            found = await consumer.end_offsets([TopicPartition(t, p) for t in topics for p in range(partitions)])
+            return {t: sum(v for tp, v in found.items() if tp.topic == t) for t in topics}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(ends())
 
 
 def wait_drained(bootstrap: str, group_id: str, topics: list[str], partitions: int, timeout: float) -> float | None:

@@ -28,6 +28,7 @@ import orjson
 from faust.web import Request, Response, View
 
 from detectors.registry import RuleRegistry
+from detectors.rules import CorrelationSpec
 from soc.config import settings
 from soc.metrics import (BATCH_SECONDS, CONTENT_TYPE, DEADLETTERED, DROPPED, EXPIRED, GROUPS, RECEIVED, RETRIES, SENT,
                          REGISTRY, render)
@@ -35,11 +36,12 @@ from soc.model import ContractError, Doc, get_path, loads
 from soc.store.bulk import BulkItem, BulkWriter, unavailable
 from soc.store.client import async_client
 from soc.stream.deadletter import dead_letter
-from soc.stream.detect import correlate_all, detect, expired, state_bytes, tick
+from soc.stream.detect import bundles, by_group, correlate_all, detect, expired, state_bytes, tick
 from soc.stream.index import UNINDEXABLE, bulk_items, event_items, failure_dead_letter, observe_ingest_latency
 from soc.stream import offsets
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
+from soc.stream.topics import key_partition
 from soc.stream.watchdog import Watchdog
 from soc.response.service import build as build_response
 
@@ -195,8 +197,8 @@ async def _detect(events: list[Doc]) -> None:
         for key, match in matches:
             groups.setdefault(key, []).append(match)
         alerts += len(found)
-    for key, group in groups.items():  # one soc.correlate message per group and batch
-        await correlate_topic.send(key=key, value=orjson.dumps(group))
+    for partition, bundle in bundles(groups, _cfg.kafka.partitions).items():  # one message per partition
+        await correlate_topic.send(partition=partition, value=orjson.dumps(bundle))
     SENT.labels("detect").inc(alerts)
     BATCH_SECONDS.labels("detect").observe(time.perf_counter() - started)
 
@@ -216,45 +218,63 @@ windows = app.Table(
 async def correlate_agent(stream: faust.StreamT) -> None:
     """Sliding event-time windows per (correlation rule, group-by values).
 
-    One event at a time, not take(): a table write goes to the changelog partition of the
-    event being processed, which take() would blur.
+    One message at a time, not take(): a table write goes to the changelog partition of the
+    message being processed, which take() would blur. A message holds the matches of one
+    worker batch whose groups are on its partition (`bundles`), so each group's window is
+    written to the changelog partition of its own key.
     """
     lateness_ms = int(_cfg.worker.correlation_lateness_s * 1000)
     async for key, data in stream.items():
         specs = RULES.specs  # replaced as a whole on a reload
         try:
             matches = _matches(data)
-        except ContractError as exc:
+            tick_at = _tick(matches)
+            groups = {} if tick_at is not None else by_group(matches)
+        except (ContractError, ValueError) as exc:
             RECEIVED.labels("correlate").inc()
             await _dead_letter("correlate", dead_letter("correlate", "contract_invalid", str(exc), data))
             continue
-        raw_state = windows.get(key)
-        state = orjson.loads(raw_state) if raw_state else None
-        if len(matches) == 1 and "expire" in matches[0]:  # from expire_idle_groups, on this key's own partition
-            if raw_state is None:
-                continue
-            alerts, gone = tick(specs, key.decode(errors="replace"), state, int(matches[0]["expire"]), lateness_ms)
-            if gone:
-                del windows[key]
-                EXPIRED.inc()
-            elif alerts:
-                windows[key] = state_bytes(state)
-        else:
-            RECEIVED.labels("correlate").inc(len(matches))  # matches, not messages
-            _WATERMARK[0] = max(_WATERMARK[0], *(int(m.get("ts", 0)) for m in matches))
-            new_state, alerts, late = correlate_all(specs, state, matches, lateness_ms)
+        if tick_at is not None:  # from expire_idle_groups, on this key's own partition
+            await _expire(specs, key, tick_at, lateness_ms)
+            continue
+        RECEIVED.labels("correlate").inc(len(matches))  # matches, not messages
+        _WATERMARK[0] = max(_WATERMARK[0], *(int(m.get("ts", 0)) for m in matches))
+        for group, items in groups.items():
+            raw_state = windows.get(group)
+            new_state, alerts, late = correlate_all(specs, orjson.loads(raw_state) if raw_state else None, items,
+                                                    lateness_ms)
             if late:
                 DROPPED.labels("correlate", "late").inc(late)
             if new_state is not None:
-                windows[key] = state_bytes(new_state)
-        for alert in alerts:
-            await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
-            SENT.labels("correlate").inc()
+                windows[group] = state_bytes(new_state)
+            await _send_correlated(alerts)
+
+
+async def _expire(specs: dict[str, CorrelationSpec], key: bytes, watermark_ms: int, lateness_ms: int) -> None:
+    """The expiry timer's visit to one group (`tick`): forget it, or raise the alerts of its
+    windows decided at close."""
+    raw_state = windows.get(key)
+    if raw_state is None:
+        return
+    state = orjson.loads(raw_state)
+    alerts, gone = tick(specs, key.decode(errors="replace"), state, watermark_ms, lateness_ms)
+    if gone:
+        del windows[key]
+        EXPIRED.inc()
+    elif alerts:
+        windows[key] = state_bytes(state)
+    await _send_correlated(alerts)
+
+
+async def _send_correlated(alerts: list[Doc]) -> None:
+    for alert in alerts:
+        await alerts_topic.send(key=alert["soc"]["alert"]["id"].encode(), value=orjson.dumps(alert))
+        SENT.labels("correlate").inc()
 
 
 def _matches(data: bytes) -> list[Doc]:
-    """A soc.correlate message: a group's matches of one batch (a list), or one object (an
-    expiry tick, or a match written before matches were batched)."""
+    """A soc.correlate message: the matches of one batch on this partition (a list), or one
+    object (an expiry tick, or a match written before matches were batched)."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -263,6 +283,16 @@ def _matches(data: bytes) -> list[Doc]:
     if not items or not all(isinstance(m, dict) for m in items):
         raise ContractError("not a JSON object or a non-empty list of them")
     return items
+
+
+def _tick(matches: list[Doc]) -> int | None:
+    """The watermark of an expiry tick (`{"expire": ms}`, keyed by its group), else None."""
+    if len(matches) == 1 and "expire" in matches[0]:
+        try:
+            return int(matches[0]["expire"])
+        except (TypeError, ValueError) as exc:
+            raise ContractError(f"an expiry tick without its time: {exc}") from exc
+    return None
 
 
 @app.timer(interval=_cfg.worker.rules_reload_interval_s)
@@ -293,7 +323,8 @@ async def expire_idle_groups() -> None:
         if asked >= EXPIRE_PER_TICK:
             break
         if expired(specs, key.decode(errors="replace"), orjson.loads(raw) if raw else None, watermark, lateness_ms):
-            await correlate_topic.send(key=key, value=orjson.dumps({"expire": watermark}))
+            await correlate_topic.send(key=key, partition=key_partition(key, _cfg.kafka.partitions),
+                                       value=orjson.dumps({"expire": watermark}))
             asked += 1
 
 

@@ -12,6 +12,7 @@ from detectors.correlation import WindowAlert, close, closable, idle, observe
 from detectors.registry import SUPPRESS, suppression_spec
 from detectors.rules import CompiledRule, CorrelationSpec, RuleSet
 from soc.model import Alert, Doc, get_path, parse_iso
+from soc.stream.topics import key_partition
 
 # The parts of an event an alert carries, so analysts see who, what and where at a glance.
 CONTEXT_KEYS = ("source", "destination", "host", "user", "observer", "labels", "network", "url", "http", "process")
@@ -98,6 +99,28 @@ def _match(spec: CorrelationSpec, spec_id: str, rule_id: str, doc: Doc, ts_ms: i
     if spec.value_field:
         match["value"] = get_path(doc, spec.field_for(spec.value_field, rule_id))
     return key.encode(), match
+
+
+def bundles(groups: dict[bytes, list[Doc]], partitions: int) -> dict[int, list[Doc]]:
+    """A batch's matches per group key, bundled per soc.correlate partition of the key (the one
+    a message keyed by it would go to, so the one its window lives on): one message per
+    partition and batch instead of one per group. Each group's matches stay in event order."""
+    out: dict[int, list[Doc]] = {}
+    for key, matches in groups.items():
+        out.setdefault(key_partition(key, partitions), []).extend(matches)
+    return out
+
+
+def by_group(matches: list[Doc]) -> dict[bytes, list[Doc]]:
+    """A soc.correlate message's matches per group key (each match names its group), each
+    group's in the message's order. Raises ValueError for a match without one."""
+    groups: dict[bytes, list[Doc]] = {}
+    for match in matches:
+        group = match.get("group")
+        if not isinstance(group, str) or not group:
+            raise ValueError(f"a match without its group key: {str(match)[:200]}")
+        groups.setdefault(group.encode(), []).append(match)
+    return groups
 
 
 def state_bytes(state: dict[str, Any]) -> bytes:

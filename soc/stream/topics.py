@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from aiokafka.partitioner import murmur2
+
 from soc.config import Settings
 
 # name -> what flows on it (docs/architecture.md has the contracts). No topic carries the events
 # themselves: the worker that normalizes a raw batch also detects on and indexes its events.
 TOPICS: dict[str, str] = {
     "raw": "RawRecord: header line + original bytes, keyed by source id",
-    "correlate": "rule matches feeding correlation windows, keyed by rule and group-by values",
+    "correlate": "rule matches feeding correlation windows, bundled per partition of their group key",
     "alerts": "ECS alert documents, keyed by alert id",
     "actions": "ECS action documents, keyed by alert id",
     "deadletter": "what a stage could not handle: reason, stage and original bytes",
 }
+
+
+@lru_cache(maxsize=65536)
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as aiokafka's and the Java client's)
+    gives a record with this key on a topic of that many partitions."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def topic_names(settings: Settings) -> dict[str, str]:

@@ -38,7 +38,6 @@ from bench.scale_out import (
     Group,
     ScaleOutPipeline,
     describe_group,
-    key_partition,
     send_all,
     send_from,
     sources_per_partition,
@@ -48,6 +47,7 @@ from soc.config import PROJECT_ROOT
 from soc.model import RawRecord
 from soc.pipeline import Namespace, count
 from soc.store.setup import setup_all
+from soc.stream.topics import key_partition
 from soc.stream.normalize import normalize
 
 from .conftest import drop_indices
@@ -215,14 +215,15 @@ def assert_reconciles(es: Elasticsearch, prefix: str, t: Traffic) -> None:
     assert len(events) == len(set(events)), "an event indexed twice (in two daily indices)"
     assert set(events) == t.event_ids, (
         f"{len(t.event_ids - set(events))} events missing, {len(set(events) - t.event_ids)} unexpected")
-    missing = t.dead_ids - set(dead)
-    assert not missing, f"{len(missing)} of the {len(t.dead_ids)} unreadable lines have no dead letter"
-    assert len(events) + len(t.dead_ids) == t.lines, "sent = indexed + dead-lettered"
     # Any other dead letter is a later stage's failure (a playbook that failed on an alert, a
-    # document Elasticsearch refused): say which.
+    # document Elasticsearch refused): say which, also when unreadable lines' ones are missing.
     later = [es.get(index=f"{prefix}-deadletter", id=i)["_source"]["soc"]["deadletter"] for i in set(dead) - t.dead_ids]
-    assert not later, f"{len(later)} dead letters from later stages: " + "; ".join(
+    said = f"{len(later)} dead letters from later stages: " + "; ".join(
         f"{d.get('stage')}/{d.get('reason')}: {str(d.get('error'))[:300]}" for d in later[:3])
+    missing = t.dead_ids - set(dead)
+    assert not missing, f"{len(missing)} of the {len(t.dead_ids)} unreadable lines have no dead letter; {said}"
+    assert len(events) + len(t.dead_ids) == t.lines, "sent = indexed + dead-lettered"
+    assert not later, said
 
 
 def stage_count(p: ScaleOutPipeline, port: int, stage: str) -> float:

@@ -508,11 +508,12 @@ def test_held_window_states_take_their_own_size_not_a_serializer_buffer() -> Non
 
 
 def test_a_groups_matches_batched_in_one_message_alert_as_one_by_one(rules) -> None:
-    """The worker sends a group's matches of one batch as one soc.correlate message (a list);
-    fed at once they give the same state and the same alerts as fed one message each: two
-    attackers, bursts and a quiet gap, cut into batches of every size. Of an alert's revisions
-    within one batch, the first revision and the batch's latest are sent, no other."""
-    from soc.stream.detect import correlate_all
+    """The worker sends a batch's matches as one soc.correlate message per partition (a list,
+    `bundles`), which the correlate agent splits per group (`by_group`); fed a group's list at
+    once they give the same state and the same alerts as fed one message each: two attackers,
+    bursts and a quiet gap, cut into batches of every size. Of an alert's revisions within one
+    batch, the first revision and the batch's latest are sent, no other."""
+    from soc.stream.detect import bundles, by_group, correlate_all
 
     events = [sshd_failure(k, START + timedelta(seconds=5 * k)) for k in range(8)]
     events += [sshd_failure(k, START + timedelta(seconds=5 * k + 1), ip="198.51.100.9") for k in range(6)]
@@ -531,10 +532,11 @@ def test_a_groups_matches_batched_in_one_message_alert_as_one_by_one(rules) -> N
             groups: dict[bytes, list[dict]] = {}
             for key, match in matches[start:start + size]:
                 groups.setdefault(key, []).append(match)
-            for key, group in groups.items():
-                states[key], alerts, late = correlate_all(specs, states.get(key), group, LATE)
-                assert late == 0
-                got += alerts
+            for bundle in bundles(groups, 2).values():
+                for key, group in by_group(orjson.loads(orjson.dumps(bundle))).items():  # through Kafka
+                    states[key], alerts, late = correlate_all(specs, states.get(key), group, LATE)
+                    assert late == 0
+                    got += alerts
         strip = lambda docs: [{**d, "event": {k: v for k, v in d["event"].items() if k != "created"}} for d in docs]  # noqa: E731
         assert set(map(orjson.dumps, strip(got))) <= set(map(orjson.dumps, strip(one_by_one))), size
         revisions = lambda docs: {(d["soc"]["alert"]["id"], d["soc"]["alert"]["revision"]) for d in docs}  # noqa: E731
@@ -545,3 +547,37 @@ def test_a_groups_matches_batched_in_one_message_alert_as_one_by_one(rules) -> N
             assert revisions(got) == revisions(one_by_one)  # one match a batch: every revision
         if size == len(matches):
             assert revisions(got) == firsts | finals  # one batch: nothing in between
+
+
+def test_a_batch_is_one_message_per_partition_each_group_on_its_own(rules) -> None:
+    """Each group's matches go, in order and once, to the soc.correlate partition a message keyed
+    by the group would go to (Kafka's default partitioner), so its window stays on the
+    changelog partition of its key whoever sends; the agent gets the groups back unchanged."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from soc.stream.detect import bundles, by_group
+    from soc.stream.topics import key_partition
+
+    events = [sshd_failure(k, START + timedelta(seconds=k), ip=f"198.51.100.{k % 23}", host=f"web{k % 5}")
+              for k in range(300)]
+    groups: dict[bytes, list[dict]] = {}
+    for doc in events:
+        for key, match in detect(rules, doc)[1]:
+            groups.setdefault(key, []).append(match)
+    assert len(groups) > 50
+    for partitions in (1, 3, 4, 12):
+        every = list(range(partitions))
+        sent = bundles(groups, partitions)
+        assert len(sent) <= partitions
+        for partition, bundle in sent.items():
+            got = by_group(bundle)
+            assert all(DefaultPartitioner()(key, every, every) == partition for key in got)
+            assert got == {k: v for k, v in groups.items() if key_partition(k, partitions) == partition}
+        assert sum(len(b) for b in sent.values()) == sum(len(g) for g in groups.values())
+
+
+def test_a_match_without_its_group_is_refused() -> None:
+    from soc.stream.detect import by_group
+
+    with pytest.raises(ValueError, match="group key"):
+        by_group([{"corr": "r", "group": "r|source.ip=1.2.3.4", "ts": 1}, {"corr": "r", "ts": 2}])
