@@ -53,6 +53,7 @@ from bench.scale_out import ScaleOutPipeline, cpu_seconds, stack_pids, topic_rec
 from bench.traffic import RULES, Background, Device, Instance, Planter, Scenario, load_background, load_scenarios
 from soc.model import get_path
 from soc.pipeline import Namespace, count
+from soc.stream.topics import windows_changelog
 from soc.store.client import sync_client
 from soc.store.setup import setup_all
 
@@ -337,8 +338,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         c0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
         a0 = es_activity(es)
         # Kafka records per line on the worker's topics: what each stage boundary costs in messages.
-        kafka_topics = [settings.topic(t) for t in ("raw", "correlate", "alerts")] + [
-            f"{settings.worker.app_id}-{settings.worker.app_id}-correlation-windows-changelog"]
+        kafka_topics = [settings.topic(t) for t in ("raw", "correlate", "alerts")] + [windows_changelog(settings)]
         k0 = topic_records(settings.kafka_bootstrap, kafka_topics, settings.kafka.partitions)
 
         print(f"throughput: {n:,} lines from {len(bg.devices)} devices at once…", flush=True)

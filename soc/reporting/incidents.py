@@ -138,7 +138,8 @@ class IncidentStore:
     # -- playbooks -------------------------------------------------------------------------------
 
     async def open_or_update(self, alert: Doc, title: str, opened_by: str) -> tuple[str, bool]:
-        """The incident for the alert's group and tenant: (id, True if it was created now).
+        """The playbook's incident for the alert's attacker (else its group) and tenant: (id, True
+        if it was created now).
 
         A closed one is reopened; a contained one keeps its status and gets the alert."""
         # One incident per attacker: every alert the playbook answers from one source address is

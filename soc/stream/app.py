@@ -41,7 +41,7 @@ from soc.stream.index import UNINDEXABLE, bulk_items, event_items, failure_dead_
 from soc.stream import offsets
 from soc.stream.normalize import load_enrichers, normalize
 from soc.stream.respond import respond
-from soc.stream.topics import key_partition
+from soc.stream.topics import key_partition, windows_table
 from soc.stream.watchdog import Watchdog
 from soc.response.service import build as build_response
 
@@ -206,7 +206,7 @@ async def _detect(events: list[Doc]) -> None:
 # Window state per correlation group, changelogged to Kafka: a restarted worker, or the worker
 # that takes over a partition, rebuilds it before it consumes.
 windows = app.Table(
-    f"{_cfg.worker.app_id}-correlation-windows",
+    windows_table(_cfg),
     default=None,
     partitions=_cfg.kafka.partitions,
     key_type=bytes,

@@ -26,6 +26,16 @@ def key_partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+def windows_table(settings: Settings) -> str:
+    """The name of the worker's table of correlation windows."""
+    return f"{settings.worker.app_id}-correlation-windows"
+
+
+def windows_changelog(settings: Settings) -> str:
+    """Its changelog topic, as faust names it (`<app id>-<table name>-changelog`)."""
+    return f"{settings.worker.app_id}-{windows_table(settings)}-changelog"
+
+
 def topic_names(settings: Settings) -> dict[str, str]:
     return {short: settings.topic(short) for short in TOPICS}
 

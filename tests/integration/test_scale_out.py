@@ -47,7 +47,7 @@ from soc.config import PROJECT_ROOT
 from soc.model import RawRecord
 from soc.pipeline import Namespace, count
 from soc.store.setup import setup_all
-from soc.stream.topics import key_partition
+from soc.stream.topics import key_partition, windows_changelog
 from soc.stream.normalize import normalize
 
 from .conftest import drop_indices
@@ -370,7 +370,7 @@ def test_sigkill_one_of_two_workers_mid_stream(pipelines: Callable[[], ScaleOutP
     s = p.settings
     prefix, partitions = p.ns.prefix, s.kafka.partitions
     correlate_topic = s.topic("correlate")
-    changelog = f"{s.worker.app_id}-{s.worker.app_id}-correlation-windows-changelog"
+    changelog = windows_changelog(s)
     sources = sources_per_partition(partitions)
     marker = f"so{uuid.uuid4().hex[:8]}"
     t0 = datetime.now(UTC) - timedelta(minutes=2)
